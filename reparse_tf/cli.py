@@ -1,0 +1,41 @@
+"""The ``reparse`` command line: dispatches to the modules of :mod:`reparse_tf.commands`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command module names under reparse_tf.commands, in help order
+COMMANDS = ("schema", "zoo", "ingest", "cluster_gt", "train", "evaluate", "benchmark", "push", "pipeline")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reparse", description="Model parsing of generative models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"reparse_tf.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"reparse_tf.commands.{name}":
+                raise
+            continue
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result = args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"reparse {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

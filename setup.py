@@ -1,0 +1,37 @@
+"""reparse: model parsing of generative models (RE-Net / AdaParse) in TensorFlow/Keras 3."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="reparse",
+    version="0.1.0",
+    description="Reverse-engineer generative models from their images: fingerprints, model parsing, "
+    "deepfake detection and attribution (TensorFlow / Keras 3, Beam, TFMA, KFP v2).",
+    long_description=open("README.md").read() if __import__("os").path.exists("README.md") else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11,<3.12",
+    packages=find_packages(include=["reparse_tf", "reparse_tf.*", "components", "components.*",
+                                    "pipeline", "pipeline.*", "schemas"]),
+    package_data={"schemas": ["*.json", "*.csv"]},
+    include_package_data=True,
+    install_requires=[
+        "tensorflow==2.21.*",
+        "keras>=3.15,<3.16",
+        "apache-beam==2.77.*",
+        "tensorflow-model-analysis==0.52.*",
+        "kfp==2.17.*",
+        "numpy",
+        "scipy",
+        "scikit-learn",
+        "scikit-image",
+        "pillow",
+        "matplotlib",
+        "tqdm",
+        "rich",
+    ],
+    extras_require={
+        "test": ["pytest", "ruff"],
+        "jax": ["jax"],
+    },
+    entry_points={"console_scripts": ["reparse = reparse_tf.cli:main"]},
+)

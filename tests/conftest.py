@@ -1,0 +1,40 @@
+"""Shared fixtures: a synthetic RED layout (plumbing) and the GM zoo's `tiny` preset (science)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session")
+def synthetic_layout(tmp_path_factory) -> Path:
+    """8 GMs x 6 PNGs of 32x32 with random valid labels (read-only: copy before mutating)."""
+    from reparse_tf.synthetic import make_synthetic_layout
+
+    root = tmp_path_factory.mktemp("synthetic")
+    make_synthetic_layout(root, n_gms=8, images_per_gm=6, size=32, seed=0)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_zoo(tmp_path_factory) -> Path:
+    """The zoo's `tiny` preset, built once per test session (read-only)."""
+    from reparse_tf.zoo.build import build_zoo
+
+    root = tmp_path_factory.mktemp("zoo_tiny")
+    build_zoo(root, preset="tiny", seed=0)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_examples(tiny_zoo, tmp_path_factory) -> Path:
+    """The tiny zoo ingested to TFRecords (4 folds, 64x64)."""
+    from reparse_tf.ingest import run_ingest
+
+    out = tmp_path_factory.mktemp("examples_tiny")
+    run_ingest(tiny_zoo, out, image_size=64, n_folds=4, seed=0)
+    return out

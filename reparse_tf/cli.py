@@ -25,7 +25,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # commands that set ``accepts_unknown`` (e.g. ingest) pass them on as Beam pipeline options
+        if not getattr(args, "accepts_unknown", False):
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.beam_args = unknown
     try:
         result = args.func(args)
     except KeyboardInterrupt:

@@ -1,0 +1,1 @@
+"""The `evaluator` pipeline component (spec and executor in component.py)."""

@@ -1,0 +1,25 @@
+"""Executor of the `evaluator` component: plain Python (no kfp import) calling reparse_tf."""
+
+from __future__ import annotations
+
+from components._common import announce, call, scalar_metadata, write_json
+
+
+def execute(model: str, examples: str, evaluation: str, blessing: str, fold: int, tfma: bool,
+            thresholds: list[str]) -> tuple[dict, dict]:
+    """Evaluate ``model`` into ``evaluation``, write ``blessing/blessing.json``.
+
+    Returns (evaluation metadata, blessing metadata).
+    """
+    from reparse_tf.blessing import check
+
+    result = call("evaluator", "reparse_tf.evaluation:evaluate_model", model_dir=model, examples_dir=examples,
+                  out_dir=evaluation, fold=fold, tfma=tfma) or {}
+    verdict = check(result, list(thresholds))
+    verdict.save(blessing)
+    write_json(f"{blessing}/evaluation_summary.json", scalar_metadata(result))
+    for line in (c["message"] for c in verdict.checks):
+        print(f"[reparse:evaluator] threshold {line}", flush=True)
+    print(f"[reparse:evaluator] blessed={verdict.blessed}", flush=True)
+    announce("evaluator", evaluation=evaluation, blessing=blessing)
+    return scalar_metadata(result), {"blessed": verdict.blessed, "thresholds": list(thresholds)}

@@ -1,0 +1,1 @@
+"""The `ingest` pipeline component (spec and executor in component.py)."""

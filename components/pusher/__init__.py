@@ -1,0 +1,1 @@
+"""The `pusher` pipeline component (spec and executor in component.py)."""

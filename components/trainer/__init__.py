@@ -1,0 +1,1 @@
+"""The `trainer` pipeline component (spec and executor in component.py)."""

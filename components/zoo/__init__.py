@@ -1,0 +1,1 @@
+"""The `zoo` pipeline component (spec and executor in component.py)."""

@@ -1,0 +1,40 @@
+"""``reparse benchmark``: train + evaluate the method, baselines and ablations on leave-GMs-out folds."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("benchmark", help="compare full method, random GT, ablations and CNN baseline (Tables 4-5)")
+    p.add_argument("--zoo", default="standard", help="GM zoo preset to build (default standard)")
+    p.add_argument("--preset", default="cpu", help="training preset (default cpu)")
+    p.add_argument("--data", default=None, help="RED layout root or examples dir to use instead of the zoo")
+    p.add_argument("--folds", type=_ints, default=None, help="test folds, e.g. 0,1,2,3 (default all)")
+    p.add_argument("--variants", default="full,random_gt,no_fingerprint,one_parser,cnn",
+                   help="comma-separated variants (default all five)")
+    p.add_argument("--shuffles", type=int, default=None, help="random-GT shuffles (default 1 on cpu, else 3)")
+    p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-tfma", action="store_true", help="skip TFMA sliced metrics")
+    p.add_argument("--out", required=True, help="output dir (cache, tables, report)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from reparse_tf.benchmark import run_benchmark
+
+    result = run_benchmark(args.out, zoo=args.zoo, preset=args.preset, data=args.data, folds=args.folds,
+                           variants=[v.strip() for v in args.variants.split(",") if v.strip()],
+                           n_shuffles=args.shuffles, seed=args.seed, epochs=args.epochs, tfma=not args.no_tfma)
+    for g in result["goals"]:
+        status = "met" if g["met"] else "NOT met" if g["met"] is not None else "not measured"
+        print(f"goal {status}: {g['goal']} ({g['detail']})")
+    return 0

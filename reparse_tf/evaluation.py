@@ -1,0 +1,409 @@
+"""Evaluate a trained model parser on its fold's unseen test GMs (paper Sec. 4).
+
+:func:`evaluate_model` loads a :class:`reparse_tf.inference.ModelParser`, predicts every image of
+the fold's test GMs and computes: per-image parsing metrics (:mod:`reparse_tf.metrics`), multi-image
+parsing (:mod:`reparse_tf.aggregation`, Table 8), the "same GM?" pair task (Sec. 3.4 / Table 9),
+the content-independence check of the fingerprints (Sec. 4.3), fingerprint samples / spectra and the
+GM x GM fingerprint cosine matrix (Fig. 10-11), and TFMA sliced metrics (TF hosts only).
+Works without TensorFlow (``KERAS_BACKEND=jax``): data come from npz shards or a RED layout via
+:mod:`reparse_tf.npz_shards`, and only the TFMA step is skipped, with a note.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reparse_tf.aggregation import multi_image_eval
+from reparse_tf.metrics import parsing_metrics, per_param_mean_std, summarize_runs
+from reparse_tf.schema import HyperparameterSchema, load_schema
+
+RESULT_FILE = "evaluation.json"
+
+
+# ---------------------------------------------------------------------------------- data loading
+def load_examples(examples_dir: str | Path, gms: list[str], image_size: int | None = None) -> dict[str, np.ndarray]:
+    """Arrays (``images``, ``gm``, ``gm_type``, ``content``, ``fold``, ``labels``) of ``gms``.
+
+    Accepts an npz examples dir (``npz/``), a TFRecord examples dir (``tfrecords/``, needs
+    TensorFlow) or a RED layout root (``labels.csv`` + image folders).
+    """
+    d = Path(examples_dir)
+    if (d / "npz").is_dir() or any(d.glob("part-*.npz")):
+        from reparse_tf.npz_shards import read_npz_shards
+
+        arrays = read_npz_shards(d, gms=gms)
+    elif (d / "tfrecords").is_dir():
+        if importlib.util.find_spec("tensorflow") is None:
+            raise ValueError(f"{d}: TFRecord examples need TensorFlow; on this host ingest with --format npz")
+        from reparse_tf.examples import load_arrays
+
+        arrays = load_arrays(d, gms=gms)
+    elif (d / "labels.csv").is_file():
+        from reparse_tf.npz_shards import read_layout_arrays
+
+        arrays = read_layout_arrays(d, image_size=image_size or 64, gms=gms)
+    else:
+        raise FileNotFoundError(f"{d}: not an examples dir (no npz/ or tfrecords/) nor a RED layout (no labels.csv)")
+    missing = sorted(set(gms) - set(np.asarray(arrays["gm"]).astype(str).tolist()))
+    if missing:
+        raise ValueError(f"{d}: no images for GMs {', '.join(missing)}")
+    return arrays
+
+
+def fold_assignment(examples_dir: str | Path) -> dict[str, int] | None:
+    """``{gm: fold}`` from the examples dir's manifest (None when there is none)."""
+    path = Path(examples_dir) / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        return {str(k): int(v) for k, v in json.loads(path.read_text()).get("folds", {}).items()} or None
+    except (OSError, json.JSONDecodeError, ValueError) as exc:
+        raise ValueError(f"{path}: unreadable manifest: {exc}") from exc
+
+
+def resolve_split(meta: dict, folds: dict[str, int] | None, fold: int | None) -> tuple[int, list[str], list[str]]:
+    """(fold, train GMs, test GMs) of a model, checked for leakage against the examples' folds."""
+    model_fold = meta.get("fold")
+    if fold is None:
+        fold = model_fold
+    if fold is None:
+        raise ValueError("the model's parser_meta.json has no fold; pass fold=")
+    fold = int(fold)
+    if model_fold is not None and int(model_fold) != fold:
+        raise ValueError(f"model was trained for fold {model_fold}, asked to evaluate fold {fold}")
+    train_gms = [str(g) for g in meta.get("train_gms", [])]
+    test_gms = [str(g) for g in meta.get("test_gms", [])]
+    if folds is not None:
+        fold_test = sorted(g for g, f in folds.items() if f == fold)
+        if not fold_test:
+            raise ValueError(f"fold {fold} has no GMs in the examples manifest")
+        test_gms = fold_test
+        if not train_gms:
+            train_gms = sorted(g for g, f in folds.items() if f != fold)
+    leak = sorted(set(train_gms) & set(test_gms))
+    if leak:
+        raise ValueError(f"test GMs {', '.join(leak)} were among the model's training GMs (fold {fold})")
+    if not test_gms:
+        raise ValueError(f"no test GMs for fold {fold}")
+    return fold, sorted(train_gms), sorted(test_gms)
+
+
+def subsample_per_gm(gms: np.ndarray, per_gm: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of at most ``per_gm`` images of every GM."""
+    rng = np.random.default_rng(seed)
+    gms = np.asarray(gms).astype(str)
+    idx = [rng.choice(np.flatnonzero(gms == g), size=min(per_gm, int((gms == g).sum())), replace=False)
+           for g in sorted(set(gms.tolist()))]
+    return np.sort(np.concatenate(idx)) if idx else np.zeros(0, int)
+
+
+# ---------------------------------------------------------------------------------- analyses
+def radial_spectrum(x: np.ndarray, bins: int = 16) -> np.ndarray:
+    """``[N, bins]`` log radial power spectrum of ``[N,H,W,C]`` arrays (channel mean, DC removed)."""
+    g = np.asarray(x, np.float64).mean(axis=-1)
+    g = g - g.mean(axis=(1, 2), keepdims=True)
+    power = np.abs(np.fft.fftshift(np.fft.fft2(g), axes=(1, 2))) ** 2
+    h, w = g.shape[1:]
+    yy, xx = np.mgrid[0:h, 0:w]
+    r = np.hypot(yy - h // 2, xx - w // 2)
+    edges = np.linspace(0, r.max() + 1e-9, bins + 1)
+    which = np.clip(np.digitize(r.ravel(), edges) - 1, 0, bins - 1)
+    counts = np.bincount(which, minlength=bins).astype(float)
+    flat = power.reshape(len(g), -1)
+    radial = np.stack([np.bincount(which, weights=row, minlength=bins) for row in flat]) / np.maximum(counts, 1)
+    return np.log1p(radial)
+
+
+def fingerprint_features(x: np.ndarray) -> np.ndarray:
+    """Pooled statistics of fingerprints: radial spectrum + per-channel mean / std."""
+    x = np.asarray(x, np.float64)
+    return np.concatenate([radial_spectrum(x), x.mean(axis=(1, 2)), x.std(axis=(1, 2))], axis=1)
+
+
+def content_check(train_x: np.ndarray, train_content: np.ndarray, test_x: np.ndarray,
+                  test_content: np.ndarray, seed: int = 0) -> dict:
+    """Logistic regression on pooled fingerprint statistics: train GMs -> content, tested on test GMs.
+
+    ``chance`` is the accuracy of always predicting the training majority content; a fingerprint
+    free of content should score near it.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    train_content = np.asarray(train_content).astype(str)
+    test_content = np.asarray(test_content).astype(str)
+    classes = sorted(set(train_content.tolist()))
+    if len(classes) < 2:
+        return {"skipped": f"training GMs have a single content class ({classes})"}
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
+    clf.fit(fingerprint_features(train_x), train_content)
+    pred = clf.predict(fingerprint_features(test_x))
+    values, counts = np.unique(train_content, return_counts=True)
+    majority = values[np.argmax(counts)]
+    return {"accuracy": float(np.mean(pred == test_content)), "chance": float(np.mean(test_content == majority)),
+            "majority_class": str(majority), "classes": classes, "n_train": int(len(train_content)),
+            "n_test": int(len(test_content)), "test_classes": sorted(set(test_content.tolist()))}
+
+
+def parsed_similarity(cont_a: np.ndarray, disc_a: np.ndarray, cont_b: np.ndarray, disc_b: np.ndarray) -> np.ndarray:
+    """Similarity of parsed vectors: mean of the cosine of the continuous parts and the equal-discrete fraction."""
+    na = np.linalg.norm(cont_a, axis=1)
+    nb = np.linalg.norm(cont_b, axis=1)
+    cos = np.sum(cont_a * cont_b, axis=1) / np.maximum(na * nb, 1e-12)
+    return 0.5 * (cos + np.mean(disc_a == disc_b, axis=1))
+
+
+def sample_pairs(gms: np.ndarray, n_pairs: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Half same-GM, half different-GM pairs of image indices: (i, j, same)."""
+    gms = np.asarray(gms).astype(str)
+    groups = {g: np.flatnonzero(gms == g) for g in sorted(set(gms.tolist()))}
+    multi = [g for g, idx in groups.items() if len(idx) >= 2]
+    names = list(groups)
+    ii, jj, same = [], [], []
+    for k in range(n_pairs):
+        if k % 2 == 0 and multi:
+            g = multi[rng.integers(len(multi))]
+            a, b = rng.choice(groups[g], 2, replace=False)
+            ii.append(a), jj.append(b), same.append(1)
+        elif len(names) >= 2:
+            g1, g2 = rng.choice(len(names), 2, replace=False)
+            ii.append(rng.choice(groups[names[g1]])), jj.append(rng.choice(groups[names[g2]])), same.append(0)
+    return np.array(ii, int), np.array(jj, int), np.array(same, int)
+
+
+def pair_task(train: dict, test: dict, n_pairs: int = 2000, seed: int = 0) -> dict:
+    """"Same GM?" from parsed-vector similarity: AUC on test pairs, accuracy at the threshold chosen on train pairs.
+
+    ``train`` / ``test``: dicts with ``cont`` [N,9], ``disc`` [N,16], ``gm`` [N].
+    """
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(seed)
+
+    def scores(d: dict) -> tuple[np.ndarray, np.ndarray]:
+        i, j, y = sample_pairs(d["gm"], n_pairs, rng)
+        return parsed_similarity(d["cont"][i], d["disc"][i], d["cont"][j], d["disc"][j]), y
+
+    s_tr, y_tr = scores(train)
+    s_te, y_te = scores(test)
+    if len(set(y_tr.tolist())) < 2 or len(set(y_te.tolist())) < 2:
+        return {"skipped": "need same-GM and different-GM pairs on both sides"}
+    candidates = np.unique(s_tr)
+    accs = [np.mean((s_tr >= t) == y_tr) for t in candidates]
+    thr = float(candidates[int(np.argmax(accs))])
+    return {"auc": float(roc_auc_score(y_te, s_te)), "accuracy": float(np.mean((s_te >= thr) == y_te)),
+            "threshold": thr, "train_accuracy": float(np.max(accs)), "train_auc": float(roc_auc_score(y_tr, s_tr)),
+            "n_test_pairs": int(len(y_te)), "n_train_pairs": int(len(y_tr))}
+
+
+def fingerprint_cosine_matrix(fps: np.ndarray, gms: np.ndarray, per_gm: int = 8, seed: int = 0) -> dict:
+    """GM x GM mean cosine similarity of fingerprint pairs (Fig. 11); the diagonal excludes self-pairs."""
+    rng = np.random.default_rng(seed)
+    gms = np.asarray(gms).astype(str)
+    names = sorted(set(gms.tolist()))
+    vecs = []
+    for g in names:
+        idx = np.flatnonzero(gms == g)
+        idx = rng.choice(idx, size=min(per_gm, len(idx)), replace=False)
+        v = np.asarray(fps[idx], np.float64).reshape(len(idx), -1)
+        vecs.append(v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12))
+    mat = np.zeros((len(names), len(names)))
+    for a in range(len(names)):
+        for b in range(len(names)):
+            c = vecs[a] @ vecs[b].T
+            if a == b:
+                n = len(c)
+                mat[a, b] = (c.sum() - np.trace(c)) / (n * (n - 1)) if n > 1 else np.nan
+            else:
+                mat[a, b] = c.mean()
+    diag = np.nanmean(np.diag(mat)) if len(names) else np.nan
+    off = mat[~np.eye(len(names), dtype=bool)]
+    return {"gms": names, "matrix": [[None if not np.isfinite(x) else float(x) for x in row] for row in mat],
+            "intra_mean": None if not np.isfinite(diag) else float(diag),
+            "inter_mean": float(off.mean()) if off.size else None}
+
+
+def _spectrum(fp: np.ndarray) -> np.ndarray:
+    """Log-magnitude centred spectrum of fingerprints ``[n,H,W,C]`` averaged over samples -> ``[H,W]``."""
+    g = np.asarray(fp, np.float64).mean(axis=-1)
+    return np.log1p(np.abs(np.fft.fftshift(np.fft.fft2(g - g.mean(axis=(1, 2), keepdims=True)), axes=(1, 2)))).mean(0)
+
+
+# ---------------------------------------------------------------------------------- evaluation
+def _headline(metrics: dict) -> dict:
+    """The dotted-path friendly view: ``continuous.l1``, ``discrete.f1``, ``loss.accuracy`` ..."""
+    s = metrics["summary"]
+    return {"continuous": {k.removeprefix("continuous_"): v for k, v in s.items() if k.startswith("continuous_")},
+            "discrete": {k.removeprefix("discrete_"): v for k, v in s.items() if k.startswith("discrete_")},
+            "loss": {k.removeprefix("loss_"): v for k, v in s.items() if k.startswith("loss_")}}
+
+
+def evaluate_arrays(parser: Any, test: dict[str, np.ndarray], train: dict[str, np.ndarray] | None, out_dir: str | Path,
+                    fold: int, tfma: bool = True, schema: HyperparameterSchema | None = None, seed: int = 0,
+                    n_images: tuple[int, ...] = (1, 10, 100), repeats: int = 5, n_pairs: int = 2000,
+                    fingerprint_samples: int = 4, batch_size: int = 64) -> dict:
+    """Evaluate ``parser`` on test arrays (see :func:`evaluate_model`); ``train`` is a per-GM sample of
+    training-GM images used for the pair threshold and the content check (None skips both)."""
+    schema = schema or load_schema()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    notes: list[str] = []
+    t0 = time.perf_counter()
+    pred = parser.predict(test["images"], batch_size=batch_size)
+    predict_s = time.perf_counter() - t0
+    norm = parser.normalizer
+    true_cont = norm.transform(np.asarray(test["labels"])[:, schema.continuous_index])
+    true_disc = np.asarray(test["labels"])[:, schema.discrete_index].astype(int)
+    gms = np.asarray(test["gm"]).astype(str)
+    metrics = parsing_metrics(true_cont, pred.continuous, true_disc, pred.discrete, schema, seed)
+    per_gm = {}
+    for g in sorted(set(gms.tolist())):
+        m = gms == g
+        s = parsing_metrics(true_cont[m], pred.continuous[m], true_disc[m], pred.discrete[m], schema, seed)["summary"]
+        per_gm[g] = {"gm_type": str(np.asarray(test["gm_type"])[m][0]), "content": str(np.asarray(test["content"])[m][0]),
+                     "n": int(m.sum()), "continuous_l1": s["continuous_l1"], "discrete_f1": s["discrete_f1"],
+                     "loss_f1": s["loss_f1"], "discrete_accuracy": s["discrete_accuracy"],
+                     "loss_accuracy": s["loss_accuracy"]}
+    result: dict[str, Any] = {
+        "fold": fold, "n_test_images": int(len(gms)), "test_gms": sorted(set(gms.tolist())),
+        "predict_seconds": predict_s, "predict_ms_per_image": 1000 * predict_s / max(len(gms), 1),
+        **_headline(metrics), "summary": metrics["summary"], "metrics": metrics, "per_gm": per_gm,
+        "multi_image": multi_image_eval(pred.continuous, pred.discrete, pred.probs, gms, true_cont, true_disc,
+                                        n_images, repeats, seed, schema=schema),
+    }
+    np.savez(out_dir / "predictions.npz", gm=gms, continuous=pred.continuous, discrete=pred.discrete,
+             true_continuous=true_cont, true_discrete=true_disc)
+
+    # pair task + content check need training-GM images
+    fp_test = parser.fingerprints(test["images"], batch_size=batch_size)
+    if train is not None and len(train["images"]):
+        tr_pred = parser.predict(train["images"], batch_size=batch_size)
+        result["pair_task"] = pair_task({"cont": tr_pred.continuous, "disc": tr_pred.discrete, "gm": train["gm"]},
+                                        {"cont": pred.continuous, "disc": pred.discrete, "gm": gms}, n_pairs, seed)
+        if fp_test is None:
+            result["content_independence"] = {"skipped": "model has no fingerprint estimator (CNN backbone)"}
+        else:
+            fp_train = parser.fingerprints(train["images"], batch_size=batch_size)
+            result["content_independence"] = {
+                "fingerprint": content_check(fp_train, train["content"], fp_test, test["content"], seed),
+                # same classifier on the images themselves: shows content *is* learnable from pixels
+                "image_reference": content_check(train["images"], train["content"], test["images"], test["content"],
+                                                 seed)}
+    else:
+        notes.append("no training-GM images given: pair task and content check skipped")
+
+    # fingerprint figures (Fig. 10-11)
+    if fp_test is not None:
+        pick = subsample_per_gm(gms, fingerprint_samples, seed)
+        names = sorted(set(gms.tolist()))
+        first = [int(np.flatnonzero(gms == g)[0]) for g in names]
+        spectra = np.stack([_spectrum(fp_test[pick[gms[pick] == g]]) for g in names])
+        np.savez(out_dir / "fingerprints.npz", gms=np.array(names), images=np.asarray(test["images"])[first],
+                 fingerprints=np.asarray(fp_test)[first].astype(np.float32), spectra=spectra.astype(np.float32))
+        result["fingerprint_similarity"] = fingerprint_cosine_matrix(fp_test[pick], gms[pick], seed=seed)
+        result["fingerprint_magnitude"] = float(np.mean(np.abs(fp_test)))
+    else:
+        notes.append("model has no fingerprint estimator: fingerprint figures skipped")
+
+    # TFMA (TensorFlow hosts only)
+    if not tfma:
+        notes.append("TFMA disabled (tfma=False)")
+    elif importlib.util.find_spec("tensorflow") is None or importlib.util.find_spec("tensorflow_model_analysis") is None:
+        notes.append("TFMA skipped: TensorFlow / tensorflow_model_analysis not installed on this host")
+    else:
+        from reparse_tf.tfma_eval import run_tfma, slice_summary, write_prediction_records
+
+        meta = {k: np.asarray(test[k]).astype(str) for k in ("gm", "gm_type", "content", "path") if k in test}
+        if "fold" in test:
+            meta["fold"] = np.asarray(test["fold"])
+        records = write_prediction_records(out_dir / "predictions.tfrecord.gz", meta, true_cont, pred.continuous,
+                                           true_disc, pred.probs, schema)
+        table = run_tfma(records, out_dir / "tfma", schema)
+        result["tfma"] = {"predictions": str(records), "slices": slice_summary(table, schema),
+                          "table": str(out_dir / "tfma" / "tfma_slices.json")}
+    result["notes"] = notes
+    _write_json(out_dir / RESULT_FILE, result)
+    return result
+
+
+def _write_json(path: Path, payload: dict) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=1, default=_json_default))
+    os.replace(tmp, path)
+    return path
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def evaluate_model(model_dir: str | Path, examples_dir: str | Path, out_dir: str | Path, fold: int | None = None,
+                   tfma: bool = True, *, train_images_per_gm: int = 16, seed: int = 0, **kwargs: Any) -> dict:
+    """Evaluate the model of ``model_dir`` on its fold's test GMs of ``examples_dir``.
+
+    Writes ``out_dir/evaluation.json`` (every number), ``predictions.npz``, ``fingerprints.npz`` and,
+    on TensorFlow hosts, ``predictions.tfrecord.gz`` + ``tfma/``. Returns the result dict:
+    ``continuous`` / ``discrete`` / ``loss`` headline metrics, ``summary``, per-parameter
+    ``metrics``, ``per_gm``, ``multi_image``, ``pair_task``, ``content_independence``,
+    ``fingerprint_similarity``, ``tfma`` and ``notes``.
+    """
+    from reparse_tf.inference import ModelParser
+
+    model_dir, examples_dir, out_dir = Path(model_dir), Path(examples_dir), Path(out_dir)
+    parser = ModelParser.load(model_dir)
+    fold, train_gms, test_gms = resolve_split(dict(parser.meta), fold_assignment(examples_dir), fold)
+    test = load_examples(examples_dir, test_gms, parser.image_size)
+    train = None
+    if train_gms and train_images_per_gm > 0:
+        train = load_examples(examples_dir, train_gms, parser.image_size)
+        keep = subsample_per_gm(train["gm"], train_images_per_gm, seed)
+        train = {k: np.asarray(v)[keep] for k, v in train.items()}
+    result = evaluate_arrays(parser, test, train, out_dir, fold, tfma, seed=seed, **kwargs)
+    result.update({"model_dir": str(model_dir), "examples_dir": str(examples_dir), "train_gms": train_gms,
+                   "variant": {k: parser.meta.get(k) for k in ("parser", "fingerprint", "random_gt", "backbone",
+                                                                "preset") if k in parser.meta}})
+    _write_json(out_dir / RESULT_FILE, result)
+    print(f"[reparse evaluate] fold {fold}: {len(test_gms)} test GMs, {result['n_test_images']} images -> "
+          f"{out_dir / RESULT_FILE}")
+    return result
+
+
+def cross_validate(model_dirs: dict[int, str | Path], examples_dir: str | Path, out_dir: str | Path,
+                   tfma: bool = True, **kwargs: Any) -> dict:
+    """Evaluate one model per fold; mean ± std over folds of every summary number and per parameter."""
+    out_dir = Path(out_dir)
+    results = {int(k): evaluate_model(d, examples_dir, out_dir / f"fold{k}", fold=int(k), tfma=tfma, **kwargs)
+               for k, d in sorted(model_dirs.items())}
+    return combine_folds(results, out_dir)
+
+
+def combine_folds(results: dict[int, dict], out_dir: str | Path | None = None,
+                  schema: HyperparameterSchema | None = None) -> dict:
+    """Mean ± std across folds of the summary, per-parameter metrics, multi-image and pair task."""
+    rs = [results[k] for k in sorted(results)]
+    out = {"folds": sorted(results), "summary": summarize_runs([r["summary"] for r in rs]),
+           "per_param": per_param_mean_std([r["metrics"] for r in rs], schema)}
+    ns = sorted({n for r in rs for n in r.get("multi_image", {})}, key=int)
+    out["multi_image"] = {n: {k: v for k, v in summarize_runs(
+        [{kk: vv["mean"] for kk, vv in r["multi_image"][n]["summary"].items()} for r in rs
+         if n in r.get("multi_image", {})]).items()} for n in ns}
+    pairs = [r["pair_task"] for r in rs if "auc" in r.get("pair_task", {})]
+    if pairs:
+        out["pair_task"] = summarize_runs([{"auc": p["auc"], "accuracy": p["accuracy"]} for p in pairs])
+    if out_dir is not None:
+        _write_json(Path(out_dir) / "cross_validation.json", {"combined": out, "per_fold": results})
+    return out

@@ -1,0 +1,97 @@
+"""Inference on a MODEL DIR (``keras`` + numpy only, no TensorFlow import): predictions of the 25
+hyperparameters, FEN fingerprints and shared-encoder embeddings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+import reparse_tf.fen  # noqa: F401  (registers the serializable classes)
+import reparse_tf.fingerprint_losses  # noqa: F401
+import reparse_tf.parsers  # noqa: F401
+from reparse_tf.schema import HyperparameterSchema, MinMaxNormalizer, load_schema
+
+
+@dataclass
+class Predictions:
+    """Parsed hyperparameters of N images.
+
+    Attributes:
+        continuous: ``[N, 9]`` normalised (min-max fitted on the training GMs).
+        continuous_raw: ``[N, 9]`` in raw units.
+        discrete: ``[N, 16]`` int class codes in ``schema.discrete`` order.
+        probs: 16 arrays ``[N, C_m]`` of class probabilities.
+    """
+
+    continuous: np.ndarray
+    continuous_raw: np.ndarray
+    discrete: np.ndarray
+    probs: list[np.ndarray]
+
+
+class ModelParser:
+    """A trained parsing model loaded from a MODEL DIR."""
+
+    def __init__(self, model: keras.Model, meta: dict, schema: HyperparameterSchema | None = None):
+        self.model, self.meta = model, meta
+        self.schema = schema or load_schema()
+        self.normalizer = MinMaxNormalizer.from_json(meta["normalizer"])
+        self.image_size = int(meta["image_size"])
+        names = ["final_continuous", *(f"final_{p.name}" for p in self.schema.discrete)]
+        self._predict_model = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
+        self._embed_model = keras.Model(model.inputs, model.get_layer("embedding").output)
+        try:
+            fen = model.get_layer("fen")
+        except ValueError:
+            fen = None
+        self._fen_model = keras.Model(model.inputs, fen.output) if fen is not None else None
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> ModelParser:
+        d = Path(model_dir)
+        for name in ("model.keras", "parser_meta.json"):
+            if not (d / name).is_file():
+                raise FileNotFoundError(f"{d / name}: missing (not a trained MODEL DIR)")
+        meta = json.loads((d / "parser_meta.json").read_text())
+        schema = load_schema()
+        if int(meta.get("schema_version", schema.version)) != schema.version:
+            raise ValueError(f"{d}: model schema version {meta['schema_version']} != installed {schema.version}")
+        model = keras.saving.load_model(d / "model.keras", compile=False)
+        return cls(model, meta, schema)
+
+    def _check(self, images: np.ndarray) -> np.ndarray:
+        images = np.asarray(images)
+        if images.ndim == 3:
+            images = images[None]
+        s = self.image_size
+        if images.ndim != 4 or images.shape[1:] != (s, s, 3):
+            raise ValueError(f"expected images [N, {s}, {s}, 3], got {images.shape}")
+        if images.dtype != np.uint8:
+            raise ValueError(f"expected uint8 images, got {images.dtype}")
+        return images
+
+    def _run(self, model: keras.Model, images: np.ndarray, batch_size: int):
+        images = self._check(images)
+        return model.predict(images, batch_size=batch_size, verbose=0)
+
+    def predict(self, images_uint8: np.ndarray, batch_size: int = 64) -> Predictions:
+        """Parse the hyperparameters of each image (eq. 13 and eq. 16 final predictions)."""
+        outs = self._run(self._predict_model, images_uint8, batch_size)
+        cont = np.asarray(outs[0], np.float64)
+        probs = [np.asarray(o, np.float32) for o in outs[1:]]
+        discrete = np.stack([pr.argmax(axis=-1) for pr in probs], axis=1).astype(np.int64)
+        return Predictions(cont, self.normalizer.inverse_transform(cont), discrete, probs)
+
+    def fingerprints(self, images: np.ndarray, batch_size: int = 64) -> np.ndarray | None:
+        """FEN output ``[N, H, W, 3]`` float32 (None for the CNN backbone, which has no FEN)."""
+        if self._fen_model is None:
+            return None
+        return np.asarray(self._run(self._fen_model, images, batch_size), np.float32)
+
+    def embed(self, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """Shared-encoder features ``[N, D]`` float32."""
+        return np.asarray(self._run(self._embed_model, images, batch_size), np.float32)

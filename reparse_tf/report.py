@@ -1,0 +1,227 @@
+"""The benchmark / evaluation report: one self-contained HTML file (PNGs embedded as base64), the
+PNGs themselves and ``report.json`` with every number shown.
+
+Contents: comparison table and goals (Tables 4-5), per-parameter bars method vs random GT (Fig. 6-7),
+confusion matrices (Fig. 9), multi-image parsing (Table 8), pair task (Table 9), content check,
+TFMA per-slice tables, estimated fingerprints and spectra of test GMs (Fig. 10) and the GM x GM
+fingerprint cosine matrix (Fig. 11). matplotlib with the Agg backend.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reparse_tf.metrics import per_param_mean_std
+from reparse_tf.schema import HyperparameterSchema, load_schema
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    _plt().close(fig)
+    return path
+
+
+def per_param_bars(per_variant: dict[str, dict], path: Path, schema: HyperparameterSchema) -> Path | None:
+    """Fig. 6-7: per-parameter L1 (continuous) and F1 (discrete, losses), each variant, mean ± std over folds."""
+    plt = _plt()
+    stats = {v: per_param_mean_std([r["metrics"] for r in folds.values() if "metrics" in r], schema)
+             for v, folds in per_variant.items() if any("metrics" in r for r in folds.values())}
+    if not stats:
+        return None
+    panels = [("L1 error (lower is better)", schema.continuous, "l1"),
+              ("F1 (architecture, discrete)", schema.discrete_architecture, "f1"),
+              ("F1 (loss types)", schema.losses, "f1")]
+    fig, axes = plt.subplots(3, 1, figsize=(11, 10))
+    width = 0.8 / len(stats)
+    for ax, (title, params, key) in zip(axes, panels):
+        x = np.arange(len(params))
+        for i, (v, st) in enumerate(stats.items()):
+            mean = [st[p.name][key]["mean"] or 0 for p in params]
+            std = [st[p.name][key]["std"] or 0 for p in params]
+            ax.bar(x + i * width, mean, width, yerr=std, label=v, capsize=2)
+        ax.set_xticks(x + width * (len(stats) - 1) / 2, [p.name for p in params], rotation=30, ha="right")
+        ax.set_title(title)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def confusion_grid(results: list[dict], path: Path, schema: HyperparameterSchema) -> Path | None:
+    """Confusion matrices (summed over folds; rows truth, columns prediction) of every discrete parameter."""
+    plt = _plt()
+    results = [r for r in results if "metrics" in r]
+    if not results:
+        return None
+    params = schema.discrete
+    cols = 4
+    rows = int(np.ceil(len(params) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.8 * rows))
+    for ax, p in zip(np.ravel(axes), params):
+        cm = sum(np.asarray(r["metrics"]["discrete"][p.name]["confusion"]) for r in results)
+        ax.imshow(cm, cmap="Blues")
+        for (i, j), val in np.ndenumerate(cm):
+            ax.text(j, i, str(int(val)), ha="center", va="center", fontsize=7)
+        ax.set_title(p.name, fontsize=8)
+        ax.set_xticks(range(p.num_classes), [c[:6] for c in p.classes], fontsize=6, rotation=45)
+        ax.set_yticks(range(p.num_classes), [c[:6] for c in p.classes], fontsize=6)
+        ax.set_xlabel("predicted", fontsize=6)
+        ax.set_ylabel("truth", fontsize=6)
+    for ax in np.ravel(axes)[len(params):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def fingerprint_figure(npz_path: Path, path: Path, max_gms: int = 12) -> Path | None:
+    """Fig. 10: per test GM, a sample image, its estimated fingerprint and the mean fingerprint spectrum."""
+    if not npz_path.is_file():
+        return None
+    plt = _plt()
+    with np.load(npz_path) as z:
+        gms, images, fps, spectra = z["gms"][:max_gms], z["images"][:max_gms], z["fingerprints"][:max_gms], \
+            z["spectra"][:max_gms]
+    fig, axes = plt.subplots(3, len(gms), figsize=(1.6 * len(gms), 5), squeeze=False)
+    for i, g in enumerate(gms):
+        fp = fps[i].mean(axis=-1)
+        lim = float(np.abs(fp).max()) or 1.0
+        axes[0, i].imshow(images[i])
+        axes[1, i].imshow(fp, cmap="seismic", vmin=-lim, vmax=lim)
+        axes[2, i].imshow(spectra[i], cmap="viridis")
+        axes[0, i].set_title(str(g), fontsize=7)
+        for r in range(3):
+            axes[r, i].axis("off")
+    axes[0, 0].text(-0.2, 0.5, "image", transform=axes[0, 0].transAxes, rotation=90, va="center", ha="right")
+    axes[1, 0].text(-0.2, 0.5, "fingerprint", transform=axes[1, 0].transAxes, rotation=90, va="center", ha="right")
+    axes[2, 0].text(-0.2, 0.5, "spectrum", transform=axes[2, 0].transAxes, rotation=90, va="center", ha="right")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def cosine_figure(sim: dict, path: Path) -> Path | None:
+    """Fig. 11: GM x GM mean fingerprint cosine similarity."""
+    if not sim or not sim.get("gms"):
+        return None
+    plt = _plt()
+    mat = np.array([[np.nan if x is None else x for x in row] for row in sim["matrix"]], float)
+    n = len(sim["gms"])
+    fig, ax = plt.subplots(figsize=(2 + 0.35 * n, 1.5 + 0.35 * n))
+    im = ax.imshow(mat, cmap="magma")
+    ax.set_xticks(range(n), sim["gms"], rotation=90, fontsize=6)
+    ax.set_yticks(range(n), sim["gms"], fontsize=6)
+    ax.set_title(f"fingerprint cosine (intra {sim.get('intra_mean', 0) or 0:.3f}, "
+                 f"inter {sim.get('inter_mean', 0) or 0:.3f})", fontsize=8)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    return _save(fig, path)
+
+
+def _table(rows: list[dict], floatfmt: str = "{:.3f}") -> str:
+    if not rows:
+        return "<p>(none)</p>"
+    cols = list(rows[0])
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return floatfmt.format(v)
+        if isinstance(v, dict) and "mean" in v:
+            return "n/a" if v["mean"] is None else f"{v['mean']:.3f} ± {v['std']:.3f}"
+        return html.escape("n/a" if v is None else str(v))
+
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{cell(r.get(c))}</td>" for c in cols) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def write_report(out_dir: str | Path, bench: dict, per_variant: dict[str, dict] | None = None,
+                 schema: HyperparameterSchema | None = None) -> Path:
+    """Write ``out_dir/report.html`` (+ PNGs, ``report.json``); return the HTML path.
+
+    Args:
+        bench: a :func:`reparse_tf.benchmark.run_benchmark` result (``table``, ``goals``, ...).
+        per_variant: ``{variant: {fold: evaluation result}}`` (per-parameter metrics, fingerprints, TFMA).
+    """
+    from reparse_tf.benchmark import LABELS, TABLE_COLUMNS
+
+    schema = schema or load_schema()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    per_variant = per_variant or {}
+    main_variant = "full" if "full" in per_variant else next(iter(per_variant), None)
+    main = list(per_variant.get(main_variant, {}).values())
+    figures: dict[str, Path | None] = {
+        "per_parameter": per_param_bars(per_variant, out / "per_parameter.png", schema),
+        "confusion": confusion_grid(main, out / "confusion.png", schema),
+    }
+    for r in main:
+        k = r.get("fold")
+        if r.get("eval_dir"):
+            figures[f"fingerprints_fold{k}"] = fingerprint_figure(Path(r["eval_dir"]) / "fingerprints.npz",
+                                                                  out / f"fingerprints_fold{k}.png")
+        figures[f"cosine_fold{k}"] = cosine_figure(r.get("fingerprint_similarity", {}), out / f"cosine_fold{k}.png")
+    numbers: dict[str, Any] = {"table": bench.get("table", {}), "goals": bench.get("goals", []),
+                               "per_fold": bench.get("per_fold", {}), "main_variant": main_variant}
+    parts = [f"<h1>reparse model-parsing report</h1><p>zoo {html.escape(str(bench.get('zoo')))}, preset "
+             f"{html.escape(str(bench.get('preset')))}, folds {bench.get('folds')}, random-GT shuffles "
+             f"{bench.get('n_shuffles')}. Metrics on unseen (test-fold) GMs; mean ± std over folds.</p>"]
+    rows = [{"method": LABELS.get(v, v), **{c: row.get(c, {}) for c in TABLE_COLUMNS}}
+            for v, row in bench.get("table", {}).items()]
+    parts += ["<h2>Comparison (Tables 4-5)</h2>", _table(rows)]
+    parts += ["<h2>Goals</h2><ul>" + "".join(
+        f"<li><b>{'MET' if g['met'] else 'NOT MET' if g['met'] is not None else 'NOT MEASURED'}</b> "
+        f"{html.escape(g['goal'])}: {html.escape(g['detail'])}</li>" for g in bench.get("goals", [])) + "</ul>"]
+    if main:
+        mi = [{"fold": r.get("fold"), "N": n, "images used": f"{m['images_used_min']}-{m['images_used_max']}",
+               "L1": m["summary"].get("continuous_l1"), "discrete F1": m["summary"].get("discrete_f1"),
+               "loss F1": m["summary"].get("loss_f1")}
+              for r in main for n, m in r.get("multi_image", {}).items()]
+        pt = [{"fold": r.get("fold"), **{k: v for k, v in r.get("pair_task", {}).items()
+                                         if k in ("auc", "accuracy", "threshold", "skipped")}} for r in main]
+        cc = [{"fold": r.get("fold"), "input": which, **{k: v for k, v in c.items() if k in
+                                                         ("accuracy", "chance", "majority_class", "skipped")}}
+              for r in main for which, c in (r.get("content_independence", {}) or {}).items() if isinstance(c, dict)]
+        pg = [{"fold": r.get("fold"), "gm": g, **m} for r in main for g, m in r.get("per_gm", {}).items()]
+        numbers.update({"multi_image": mi, "pair_task": pt, "content_independence": cc, "per_gm": pg})
+        parts += [f"<h2>Multi-image parsing (Table 8, {html.escape(str(main_variant))})</h2>", _table(mi),
+                  "<h2>Same-GM pair task (Table 9)</h2>", _table(pt),
+                  "<h2>Content independence of fingerprints (Sec. 4.3)</h2><p>Logistic regression on pooled "
+                  "fingerprint statistics, trained on training GMs, tested on test GMs; chance = majority class. "
+                  "The image reference is the same classifier on raw pixels.</p>", _table(cc),
+                  "<h2>Per test GM</h2>", _table(pg)]
+        for r in main:
+            slices = (r.get("tfma") or {}).get("slices")
+            if slices:
+                numbers.setdefault("tfma_slices", {})[str(r.get("fold"))] = slices
+                parts += [f"<h2>TFMA slices, fold {r.get('fold')}</h2>", _table(slices)]
+        notes = sorted({n for r in main for n in r.get("notes", [])})
+        if notes:
+            parts += ["<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>"]
+    for name, png in figures.items():
+        if png is not None:
+            data = base64.b64encode(png.read_bytes()).decode()
+            parts.append(f"<h2>{html.escape(name)}</h2><img alt='{name}' src='data:image/png;base64,{data}'/>")
+    numbers["figures"] = {k: str(v) for k, v in figures.items() if v is not None}
+    style = ("<style>body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse;"
+             "font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px}img{max-width:100%}</style>")
+    page = f"<!doctype html><html><head><meta charset='utf-8'><title>reparse report</title>{style}</head><body>" \
+           + "\n".join(parts) + "</body></html>"
+    for name, text in (("report.html", page), ("report.json", json.dumps(numbers, indent=1, default=str))):
+        tmp = out / f".{name}.tmp"
+        tmp.write_text(text)
+        os.replace(tmp, out / name)
+    print(f"[reparse report] {out / 'report.html'} (+ {len(numbers['figures'])} PNGs, report.json)")
+    return out / "report.html"

@@ -1,0 +1,151 @@
+"""Serving export (TensorFlow edge): a trained model directory -> SavedModel in TF Serving layout.
+
+``push(model_dir, serving_dir)`` writes ``<serving_dir>/<model_name>/<version>/`` (version = next
+integer) with two signatures, built with Keras 3's ``keras.export.ExportArchive``:
+
+- ``serving_default(images)``: uint8 ``[N, H, W, 3]`` images (resized to the model's image size
+  when they differ);
+- ``serve_bytes(image_bytes)``: a ``[N]`` string batch of encoded PNG/JPEG/BMP/GIF images.
+
+Both return, per schema parameter, the decoded prediction: continuous parameters as raw values
+(``<name>``), discrete ones as class ids (``<name>``) and probabilities (``<name>_probs``); plus
+``continuous_normalized`` [N, n_continuous] and the shared-encoder ``embedding`` [N, D].
+``parser_meta.json`` travels in ``assets.extra/`` (TF Serving's place for side files). The
+version is written under a temporary name and renamed, so a serving poller never sees half a model.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from reparse_tf.schema import HyperparameterSchema
+
+META_FILE = "parser_meta.json"
+ASSETS_EXTRA = "assets.extra"
+SIGNATURES = ("serving_default", "serve_bytes")
+_VALID_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def output_names(schema: HyperparameterSchema) -> list[str]:
+    """Every output key of the serving signatures, in schema order."""
+    names = []
+    for p in schema.params:
+        names += [p.name] if p.is_continuous else [p.name, f"{p.name}_probs"]
+    return names + ["continuous_normalized", "embedding"]
+
+
+def _forward(parser: Any) -> Callable[[Any], dict[str, Any]]:
+    """The parser's keras-ops forward pass: uint8 images -> {continuous, probs, embedding}."""
+    forward = getattr(parser, "forward", None)
+    if forward is None:
+        raise ValueError(f"{type(parser).__name__} has no forward(images_uint8) method; the serving export needs "
+                         "the keras-ops forward pass that ModelParser.predict decodes")
+    return forward
+
+
+def build_serving_fn(parser: Any) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
+    """A TF function of uint8 ``[N, H, W, 3]`` images returning the decoded outputs of :func:`output_names`."""
+    schema: HyperparameterSchema = parser.schema
+    forward = _forward(parser)
+    size = int(parser.image_size)
+    minimum = tf.constant(np.asarray(parser.normalizer.minimum), tf.float32)
+    span = tf.constant(np.asarray(parser.normalizer.span), tf.float32)
+
+    def serve(images: tf.Tensor) -> dict[str, tf.Tensor]:
+        images = tf.convert_to_tensor(images)
+        if images.shape[1] != size or images.shape[2] != size:
+            images = tf.cast(tf.clip_by_value(tf.round(tf.image.resize(images, (size, size))), 0, 255), tf.uint8)
+        raw = forward(images)
+        continuous = tf.cast(raw["continuous"], tf.float32)
+        cont_raw = continuous * span + minimum
+        out: dict[str, tf.Tensor] = {"continuous_normalized": continuous,
+                                     "embedding": tf.cast(raw["embedding"], tf.float32)}
+        for j, p in enumerate(schema.continuous):
+            out[p.name] = cont_raw[:, j]
+        for p, probs in zip(schema.discrete, raw["probs"], strict=True):
+            probs = tf.cast(probs, tf.float32)
+            out[p.name] = tf.argmax(probs, axis=-1, output_type=tf.int32)
+            out[f"{p.name}_probs"] = probs
+        return out
+
+    return serve
+
+
+def _decode_batch(image_bytes: tf.Tensor, size: int) -> tf.Tensor:
+    """Decode a [N] string batch of encoded images to uint8 [N, size, size, 3]."""
+
+    def decode(data: tf.Tensor) -> tf.Tensor:
+        image = tf.io.decode_image(data, channels=3, expand_animations=False)
+        image = tf.image.resize(image, (size, size))
+        return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+
+    return tf.map_fn(decode, image_bytes, fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8))
+
+
+def _load_parser(model_dir: Path) -> Any:
+    from reparse_tf.inference import ModelParser
+
+    return ModelParser.load(model_dir)
+
+
+def export_saved_model(model_dir: str | Path, export_dir: str | Path) -> Path:
+    """Write the SavedModel of ``model_dir`` (``model.keras`` + ``parser_meta.json``) to ``export_dir``."""
+    model_dir, export_dir = Path(model_dir), Path(export_dir)
+    if not (model_dir / META_FILE).is_file():
+        raise FileNotFoundError(f"{model_dir}: not a trained model directory (no {META_FILE})")
+    parser = _load_parser(model_dir)
+    size = int(parser.image_size)
+    serve = build_serving_fn(parser)
+
+    archive = keras.export.ExportArchive()
+    archive.track(parser.model)
+    archive.add_endpoint("serving_default", serve,
+                         input_signature=[tf.TensorSpec([None, size, size, 3], tf.uint8, name="images")])
+    archive.add_endpoint("serve_bytes", lambda image_bytes: serve(_decode_batch(image_bytes, size)),
+                         input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    archive.write_out(str(export_dir), verbose=False)
+    (export_dir / ASSETS_EXTRA).mkdir(exist_ok=True)
+    shutil.copy2(model_dir / META_FILE, export_dir / ASSETS_EXTRA / META_FILE)
+    return export_dir
+
+
+def next_version(model_root: Path) -> int:
+    """1 + the largest integer version folder under ``model_root`` (1 when there is none)."""
+    versions = [int(p.name) for p in model_root.glob("*") if p.is_dir() and p.name.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def push(model_dir: str | Path, serving_dir: str | Path, model_name: str = "reparse",
+         version: int | None = None) -> Path:
+    """Export ``model_dir`` to ``<serving_dir>/<model_name>/<version>/``; return that folder.
+
+    Raises:
+        ValueError: a bad model name, or a version that exists already.
+        FileNotFoundError: ``model_dir`` is not a trained model directory.
+    """
+    if not _VALID_NAME.match(model_name):
+        raise ValueError(f"model name {model_name!r} must be letters, digits, '_', '-' or '.'")
+    root = Path(serving_dir) / model_name
+    root.mkdir(parents=True, exist_ok=True)
+    version = next_version(root) if version is None else int(version)
+    if version < 1:
+        raise ValueError(f"version must be a positive integer, got {version}")
+    final = root / str(version)
+    if final.exists():
+        raise ValueError(f"{final} exists already: versions are immutable, push a new one")
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=root))
+    try:
+        export_saved_model(model_dir, tmp / "export")
+        (tmp / "export").rename(final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final

@@ -1,0 +1,279 @@
+"""Trainer core (backend-agnostic: ``keras`` only): builds FEN + PN from a preset and the cluster
+ground truth, fits on in-memory numpy arrays through a :class:`keras.utils.PyDataset`, and writes
+the MODEL DIR (``model.keras``, ``parser_meta.json``, ``history.json``, ``checkpoints/``,
+``tensorboard/`` on the TF backend).
+
+Data sources (``examples_dir``): an ingested EXAMPLES DIR (TFRecords, read through the TF edge
+module ``reparse_tf.examples`` on the TF backend, or its ``npz/`` shards), an npz-shard dir, or a
+RED layout root (PNG folders; folds assigned like the ingest, 4 folds, seed 0).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from reparse_tf.cluster_ground_truth import ClusterGroundTruth, compute_cluster_ground_truth
+from reparse_tf.folds import split
+from reparse_tf.labels import LabelTable, read_labels
+from reparse_tf.model import build_model, compile_model
+from reparse_tf.presets import Preset, get_preset
+from reparse_tf.schema import load_schema
+
+CHECKPOINT_PATTERN = "epoch_{epoch:03d}.keras"
+
+
+# -- data -----------------------------------------------------------------------------------------
+def load_training_data(examples_dir: str | Path, image_size: int = 64, gms: list[str] | None = None
+                       ) -> tuple[dict[str, np.ndarray], LabelTable, dict[str, int]]:
+    """(arrays, labels, folds) from an examples dir, npz-shard dir or RED layout root.
+
+    ``arrays`` has the keys of ``reparse_tf.examples.load_arrays`` (images uint8 [N,H,W,3], gm,
+    gm_type, content, fold, labels [N,25]); only ``gms`` are loaded when given.
+    """
+    d = Path(examples_dir)
+    if not d.is_dir():
+        raise FileNotFoundError(f"{d}: examples directory not found")
+    if (d / "manifest.json").is_file() and (d / "tfrecords").is_dir() and not (d / "npz").is_dir():
+        if keras.backend.backend() != "tensorflow":
+            raise ValueError(f"{d}: TFRecord examples need the TensorFlow backend (KERAS_BACKEND="
+                             f"{keras.backend.backend()}); write npz shards or pass a RED layout root")
+        from reparse_tf.examples import load_arrays  # TF edge module
+
+        arrays = load_arrays(d, gms=gms)
+    elif (d / "npz").is_dir() or any(d.glob("part-*.npz")):
+        from reparse_tf.npz_shards import read_npz_shards
+
+        arrays = read_npz_shards(d, gms=gms)
+    elif (d / "labels.csv").is_file():
+        from reparse_tf.npz_shards import read_layout_arrays
+
+        arrays = read_layout_arrays(d, image_size=image_size, gms=gms, progress=True)
+    else:
+        raise ValueError(f"{d}: neither an examples dir (manifest.json + tfrecords/ or npz/), npz shards "
+                         f"(part-*.npz) nor a RED layout (labels.csv)")
+    if len(arrays["images"]) == 0:
+        raise ValueError(f"{d}: no images for the requested GMs")
+    if arrays["images"].shape[1] != image_size:
+        raise ValueError(f"{d}: images are {arrays['images'].shape[1]}px but the preset expects {image_size}px")
+    labels = labels_from_arrays(arrays)
+    if (d / "labels.csv").is_file():
+        full = read_labels(d / "labels.csv")
+        labels = full.subset([g for g in full.gms if g in set(labels.gms)])
+    gm, fold = np.asarray(arrays["gm"]).astype(str), np.asarray(arrays["fold"]).astype(int)
+    folds = {g: int(fold[np.flatnonzero(gm == g)[0]]) for g in labels.gms}
+    return arrays, labels, folds
+
+
+def labels_from_arrays(arrays: dict[str, np.ndarray]) -> LabelTable:
+    """One label row per GM (first image of each GM)."""
+    gm = np.asarray(arrays["gm"]).astype(str)
+    names, first = np.unique(gm, return_index=True)
+    return LabelTable(list(names), [str(arrays["gm_type"][i]) for i in first],
+                      [str(arrays["content"][i]) for i in first], np.asarray(arrays["labels"])[first])
+
+
+def fold_of_data(examples_dir: str | Path) -> dict[str, int] | None:
+    """{gm: fold} from an examples/npz manifest without loading images (None if there is none)."""
+    m = Path(examples_dir) / "manifest.json"
+    if m.is_file():
+        data = json.loads(m.read_text())
+        if "folds" in data:
+            return {str(g): int(f) for g, f in data["folds"].items()}
+    return None
+
+
+class ParsingDataset(keras.utils.PyDataset):
+    """Batches of (uint8 images, targets dict) for the training GMs.
+
+    Each epoch draws at most ``images_per_gm`` images per GM (all when None) and shuffles them.
+    Outputs without a loss get zero targets (Keras needs one per output).
+    """
+
+    def __init__(self, images: np.ndarray, gms: np.ndarray, cgt: ClusterGroundTruth, output_names: list[str],
+                 batch_size: int, images_per_gm: int | None = None, seed: int = 0, shuffle: bool = True):
+        super().__init__()
+        self.images, self.gms = images, np.asarray(gms).astype(str)
+        self.targets = cgt.targets(self.gms)
+        self.output_names = list(output_names)
+        self.batch_size, self.images_per_gm, self.shuffle = int(batch_size), images_per_gm, shuffle
+        self.rng = np.random.default_rng(seed)
+        self._by_gm = [np.flatnonzero(self.gms == g) for g in np.unique(self.gms)]
+        self.on_epoch_end()
+
+    def on_epoch_end(self) -> None:
+        idx = []
+        for rows in self._by_gm:
+            if self.images_per_gm is not None and len(rows) > self.images_per_gm:
+                rows = self.rng.choice(rows, self.images_per_gm, replace=False) if self.shuffle \
+                    else rows[: self.images_per_gm]
+            idx.append(rows)
+        idx = np.concatenate(idx)
+        self.index = self.rng.permutation(idx) if self.shuffle else np.sort(idx)
+
+    @property
+    def num_batches(self) -> int:
+        return math.ceil(len(self.index) / self.batch_size)
+
+    def __getitem__(self, i: int):
+        rows = self.index[i * self.batch_size:(i + 1) * self.batch_size]
+        y = {name: (self.targets[name][rows] if name in self.targets else np.zeros((len(rows),), np.float32))
+             for name in self.output_names}
+        return self.images[rows], y
+
+
+# -- callbacks ------------------------------------------------------------------------------------
+class HistoryWriter(keras.callbacks.Callback):
+    """Appends each epoch's logs (+ seconds, images/s) to ``history.json`` atomically."""
+
+    def __init__(self, path: Path, n_images: int):
+        super().__init__()
+        self.path, self.n_images = Path(path), n_images
+        self.records: list[dict] = json.loads(self.path.read_text()) if self.path.is_file() else []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        dt = time.perf_counter() - self._t0
+        rec = {"epoch": epoch + 1, "seconds": round(dt, 3), "images_per_s": round(self.n_images / dt, 2)}
+        rec.update({k: float(v) for k, v in (logs or {}).items()})
+        self.records = [r for r in self.records if r["epoch"] < epoch + 1] + [rec]
+        _write_json_atomic(self.path, self.records)
+
+
+def _write_json_atomic(path: Path, data) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def last_checkpoint(ckpt_dir: Path) -> tuple[Path | None, int]:
+    """(path, epoch) of the newest ``epoch_NNN.keras`` checkpoint, or (None, 0)."""
+    best: tuple[Path | None, int] = (None, 0)
+    for p in Path(ckpt_dir).glob("epoch_*.keras"):
+        try:
+            n = int(p.stem.split("_")[1])
+        except (IndexError, ValueError):
+            continue
+        if n > best[1]:
+            best = (p, n)
+    return best
+
+
+def _distribution_scope():
+    """Data parallelism over all accelerators: ``keras.distribution.DataParallel`` on JAX,
+    ``MirroredStrategy`` (TF edge module) on TensorFlow; a null scope with one device."""
+    import contextlib
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        devices = keras.distribution.list_devices()
+        if len(devices) > 1:
+            keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    elif backend == "tensorflow":
+        from reparse_tf.tf_training import mirrored_scope  # TF edge module
+
+        return mirrored_scope()
+    return contextlib.nullcontext()
+
+
+# -- entry point ----------------------------------------------------------------------------------
+def train(examples_dir: str | Path, cluster_gt_dir: str | Path | None, fold: int, preset: str | Preset = "tiny",
+          out_dir: str | Path = "model", parser: str = "two", fingerprint: bool = True, random_gt: bool = False,
+          backbone: str = "fen", resume: bool = False, epochs: int | None = None, seed: int = 0,
+          dtype_policy: str | None = None, jit_compile: bool | str | None = None, verbose: int | None = None,
+          arrays: dict[str, np.ndarray] | None = None) -> Path:
+    """Train FEN + PN on the training GMs of ``fold`` and write the MODEL DIR; returns its path.
+
+    Args:
+        examples_dir: examples dir / npz shards / RED layout root (see module doc).
+        cluster_gt_dir: saved :class:`ClusterGroundTruth`; None = computed in-process from the
+            fold's training GMs (image-count class weights).
+        fold: test fold; its GMs never reach training, clustering, weights or normalisation.
+        preset: ``tiny`` | ``cpu`` | ``paper`` or a :class:`Preset`.
+        parser, fingerprint, random_gt, backbone: the variants ("two"/"one", J_f on/off, random
+            ground truth, "fen"/"cnn").
+        resume: continue from the newest checkpoint in ``out_dir/checkpoints``.
+        epochs: total epochs (overrides the preset).
+        dtype_policy, jit_compile: override the preset.
+        arrays: pre-loaded arrays (skip reading ``examples_dir``; used by tests and benchmarks).
+    """
+    schema = load_schema()
+    p = get_preset(preset).with_overrides(epochs=epochs, dtype_policy=dtype_policy, jit_compile=jit_compile)
+    out = Path(out_dir)
+    ckpt_dir = out / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    if arrays is None:
+        arrays, labels, folds = load_training_data(examples_dir, p.image_size)
+    else:
+        labels = labels_from_arrays(arrays)
+        gm_col, fold_col = np.asarray(arrays["gm"]).astype(str), np.asarray(arrays["fold"]).astype(int)
+        folds = {g: int(fold_col[np.flatnonzero(gm_col == g)[0]]) for g in labels.gms}
+    train_gms, test_gms = split(folds, fold)
+    gm_col = np.asarray(arrays["gm"]).astype(str)
+    counts = {g: int((gm_col == g).sum()) for g in train_gms}
+
+    cgt = None
+    if cluster_gt_dir is not None:
+        cgt = ClusterGroundTruth.load(cluster_gt_dir)
+        if set(cgt.gms) != set(train_gms):
+            raise ValueError(f"{cluster_gt_dir}: cluster ground truth was fitted on other GMs than the training "
+                             f"GMs of fold {fold} ({len(cgt.gms)} vs {len(train_gms)} GMs)")
+        if cgt.random_gt != random_gt:
+            print(f"note: {cluster_gt_dir} has random_gt={cgt.random_gt}; recomputing with random_gt={random_gt}")
+            cgt = None
+    if cgt is None:
+        cgt = compute_cluster_ground_truth(labels, train_gms, seed=seed, image_counts=counts, random_gt=random_gt)
+        cgt.save(out / "cluster_gt")
+
+    keras.utils.set_random_seed(seed)
+    ckpt, done = last_checkpoint(ckpt_dir) if resume else (None, 0)
+    with _distribution_scope():
+        if ckpt is not None:
+            model = keras.saving.load_model(ckpt)
+            print(f"resuming from {ckpt} (epoch {done})")
+        else:
+            model = build_model(p, parser=parser, fingerprint=fingerprint, backbone=backbone, schema=schema)
+            compile_model(model, parser, cgt.class_weights, p, schema=schema)
+    train_mask = np.isin(gm_col, train_gms)
+    images = arrays["images"] if train_mask.all() else arrays["images"][train_mask]
+    data = ParsingDataset(images, gm_col[train_mask], cgt, model.output_names, p.batch_size,
+                          p.images_per_gm, seed=seed + done)
+    n_per_epoch = len(data.index)
+    callbacks = [keras.callbacks.ModelCheckpoint(str(ckpt_dir / CHECKPOINT_PATTERN), save_weights_only=False),
+                 HistoryWriter(out / "history.json", n_per_epoch)]
+    if keras.backend.backend() == "tensorflow":
+        callbacks.append(keras.callbacks.TensorBoard(str(out / "tensorboard"), update_freq="epoch"))
+    t0 = time.perf_counter()
+    if done < p.epochs:
+        print(f"training fold {fold}: {len(train_gms)} GMs, {n_per_epoch} images/epoch, preset {p.name}, "
+              f"parser={parser} fingerprint={fingerprint} random_gt={random_gt} backbone={backbone}, "
+              f"epochs {done + 1}..{p.epochs} ({keras.backend.backend()}, {p.dtype_policy})")
+        model.fit(data, epochs=p.epochs, initial_epoch=done, callbacks=callbacks,
+                  verbose=verbose if verbose is not None else 2)
+    seconds = time.perf_counter() - t0
+
+    tmp = out / ".model.tmp.keras"
+    model.save(tmp)
+    os.replace(tmp, out / "model.keras")
+    meta = {"schema_version": schema.version, "image_size": p.image_size, "preset": p.to_json(),
+            "variant": {"parser": parser, "fingerprint": fingerprint, "random_gt": random_gt, "backbone": backbone},
+            "fold": fold, "seed": seed, "train_gms": train_gms, "test_gms": test_gms,
+            "normalizer": cgt.normalizer.to_json(),
+            "cluster": {"n_clusters": cgt.n_clusters, "k_per_type": cgt.k_per_type,
+                        "class_weight_basis": cgt.class_weight_basis,
+                        "class_weights": {q.name: cgt.class_weights[m].tolist()
+                                          for m, q in enumerate(schema.discrete)},
+                        "source": str(cluster_gt_dir) if cluster_gt_dir is not None else str(out / "cluster_gt")},
+            "examples_dir": str(examples_dir), "backend": keras.backend.backend(),
+            "images_per_epoch": n_per_epoch, "train_seconds_this_run": round(seconds, 2)}
+    _write_json_atomic(out / "parser_meta.json", meta)
+    print(f"model written to {out} (model.keras, parser_meta.json, history.json, checkpoints/)")
+    return out

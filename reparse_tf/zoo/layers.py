@@ -1,0 +1,202 @@
+"""Keras layers of the zoo's generative models (``keras`` + ``keras.ops`` only; any backend).
+
+Each block-level layer records its structure (``n_layers``, ``upsample``...) in attributes and
+``get_config`` so :func:`reparse_tf.zoo.models.count_labels` can count the labels from the built model.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+PKG = "reparse"
+ACTIVATIONS = {"ELU": "elu", "ReLU": "relu", "LeakyReLU": "leaky_relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}
+
+
+def activation(name: str, layer_name: str | None = None) -> layers.Layer:
+    """Activation layer for a schema class name (activations are not counted as layers)."""
+    if name == "LeakyReLU":
+        return layers.LeakyReLU(0.2, name=layer_name)
+    return layers.Activation(ACTIVATIONS[name], name=layer_name)
+
+
+@keras.saving.register_keras_serializable(package=PKG)
+class AdaIN(layers.Layer):
+    """Adaptive instance normalisation: instance-normalise ``x`` then scale/shift from a style vector.
+
+    ``call(x, style)``; with ``style=None`` the style is the channel mean of ``x`` (self-modulation),
+    for models without a latent code.
+    """
+
+    def __init__(self, epsilon: float = 1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+
+    def build(self, x_shape, style_shape=None):
+        c = x_shape[-1]
+        s = style_shape[-1] if style_shape is not None else c
+        self.kernel = self.add_weight(shape=(s, 2 * c), initializer="glorot_uniform", name="kernel")
+        self.bias = self.add_weight(shape=(2 * c,), initializer="zeros", name="bias")
+
+    def call(self, x, style=None):
+        mean = ops.mean(x, axis=(1, 2), keepdims=True)
+        var = ops.var(x, axis=(1, 2), keepdims=True)
+        xn = (x - mean) / ops.sqrt(var + self.epsilon)
+        if style is None:
+            style = ops.mean(x, axis=(1, 2))
+        gb = ops.matmul(style, self.kernel) + self.bias
+        gamma, beta = ops.split(gb, 2, axis=-1)
+        return xn * (1.0 + gamma[:, None, None, :]) + beta[:, None, None, :]
+
+    def compute_output_shape(self, x_shape, style_shape=None):
+        return x_shape
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+def norm_layer(kind: str, name: str) -> layers.Layer | None:
+    """Normalisation layer for a schema class (``none`` -> None)."""
+    if kind == "BatchNorm":
+        return layers.BatchNormalization(name=name)
+    if kind == "InstanceNorm":
+        return layers.GroupNormalization(groups=-1, name=name)
+    if kind == "AdaIN":
+        return AdaIN(name=name)
+    if kind == "none":
+        return None
+    raise ValueError(f"unknown normalisation {kind!r}")
+
+
+@keras.saving.register_keras_serializable(package=PKG)
+class MaskedConv2D(layers.Conv2D):
+    """PixelCNN masked convolution: type ``A`` hides the centre pixel, type ``B`` keeps it."""
+
+    def __init__(self, filters: int, kernel_size: int = 3, mask_type: str = "B", **kwargs):
+        kwargs.setdefault("padding", "same")
+        super().__init__(filters, kernel_size, **kwargs)
+        self.mask_type = mask_type
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        kh, kw = self.kernel_size
+        import numpy as np
+
+        m = np.ones((kh, kw, 1, 1), dtype="float32")
+        m[kh // 2, kw // 2 + (self.mask_type == "B"):] = 0
+        m[kh // 2 + 1:] = 0
+        self.mask = ops.convert_to_tensor(m)
+
+    def convolution_op(self, inputs, kernel):
+        return super().convolution_op(inputs, kernel * ops.cast(self.mask, kernel.dtype))
+
+    def get_config(self):
+        return {**super().get_config(), "mask_type": self.mask_type}
+
+
+@keras.saving.register_keras_serializable(package=PKG)
+class ConvBlock(layers.Layer):
+    """One repeated block: [upsample] -> n x (conv -> norm -> act) -> [+ residual skip].
+
+    Args:
+        filters: width (every conv of the block, and the deconvolution, have ``filters`` filters;
+            the block input must have ``filters`` channels when ``skip`` is set).
+        n_layers: convolutions in the block (the ``layers_per_block`` label).
+        norm: ``BatchNorm | InstanceNorm | AdaIN | none``.
+        act: block nonlinearity class name.
+        upsample: ``None``, ``"nearest"`` (UpSampling2D) or ``"deconvolution"`` (Conv2DTranspose).
+        skip: add the (upsampled) block input to its output.
+        masked: use type-B masked convolutions (PixelCNN blocks).
+    """
+
+    def __init__(self, filters: int, n_layers: int, norm: str = "none", act: str = "ReLU",
+                 upsample: str | None = None, skip: bool = False, masked: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.n_layers, self.norm, self.act = int(filters), int(n_layers), norm, act
+        self.upsample, self.skip, self.masked = upsample, bool(skip), bool(masked)
+        n = self.name
+        if upsample == "nearest":
+            self.up = layers.UpSampling2D(2, interpolation="nearest", name=f"{n}_up")
+        elif upsample == "deconvolution":
+            self.up = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", name=f"{n}_deconv")
+        else:
+            self.up = None
+        conv = (lambda i: MaskedConv2D(filters, 3, "B", name=f"{n}_mconv{i}")) if masked else (
+            lambda i: layers.Conv2D(filters, 3, padding="same", name=f"{n}_conv{i}"))
+        self.convs = [conv(i) for i in range(self.n_layers)]
+        self.norms = [norm_layer(norm, f"{n}_norm{i}") for i in range(self.n_layers)]
+        self.acts = [activation(act, f"{n}_act{i}") for i in range(self.n_layers)]
+
+    def call(self, x, style=None, training=None):
+        if self.up is not None:
+            x = self.up(x)
+        h = x
+        for conv, nl, act in zip(self.convs, self.norms, self.acts):
+            h = conv(h)
+            if isinstance(nl, AdaIN):
+                h = nl(h, style)
+            elif nl is not None:
+                h = nl(h, training=training)
+            h = act(h)
+        return h + x if self.skip else h
+
+    def compute_output_shape(self, x_shape, style_shape=None):
+        b, h, w, _ = x_shape
+        if self.up is not None:
+            h, w = (None if h is None else 2 * h), (None if w is None else 2 * w)
+        return (b, h, w, self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "n_layers": self.n_layers, "norm": self.norm,
+                "act": self.act, "upsample": self.upsample, "skip": self.skip, "masked": self.masked}
+
+
+@keras.saving.register_keras_serializable(package=PKG)
+class AffineCoupling(layers.Layer):
+    """RealNVP affine coupling: ``y = x_a + (1-m) * (x * exp(s(x_a)) + t(x_a))`` with a fixed mask ``m``.
+
+    ``mask`` is ``checkerboard`` or ``channel``; ``parity`` flips it. The s/t network is a conv ->
+    :class:`ConvBlock` -> conv stack. ``call(x)`` returns ``(y, logdet)``; ``inverse(y)`` returns ``x``.
+    """
+
+    def __init__(self, filters: int, n_layers: int, norm: str = "none", act: str = "ReLU", skip: bool = False,
+                 mask: str = "checkerboard", parity: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.n_layers, self.norm, self.act, self.skip = int(filters), int(n_layers), norm, act, skip
+        self.mask_kind, self.parity = mask, int(parity)
+        n = self.name
+        self.conv_in = layers.Conv2D(filters, 3, padding="same", name=f"{n}_in")
+        self.block = ConvBlock(filters, n_layers, norm, act, None, skip, name=f"{n}_block")
+        self.conv_out = layers.Conv2D(6, 3, padding="same", kernel_initializer="zeros", name=f"{n}_out")
+
+    def build(self, input_shape):
+        import numpy as np
+
+        _, h, w, c = input_shape
+        if self.mask_kind == "checkerboard":
+            m = ((np.arange(h)[:, None] + np.arange(w)[None, :]) % 2).astype("float32")[:, :, None]
+            m = np.repeat(m, c, axis=-1)
+        else:
+            m = np.zeros((h, w, c), "float32")
+            m[..., : c // 2 + 1] = 1
+        if self.parity:
+            m = 1 - m
+        self.m = ops.convert_to_tensor(m[None])
+
+    def _st(self, xa):
+        h = self.conv_out(self.block(self.conv_in(xa)))
+        s, t = ops.split(h, 2, axis=-1)
+        return ops.tanh(s) * (1 - self.m), t * (1 - self.m)
+
+    def call(self, x):
+        s, t = self._st(x * self.m)
+        y = x * self.m + (1 - self.m) * (x * ops.exp(s) + t)
+        return y, ops.sum(s, axis=(1, 2, 3))
+
+    def inverse(self, y):
+        s, t = self._st(y * self.m)
+        return y * self.m + (1 - self.m) * (y - t) * ops.exp(-s)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "n_layers": self.n_layers, "norm": self.norm,
+                "act": self.act, "skip": self.skip, "mask": self.mask_kind, "parity": self.parity}

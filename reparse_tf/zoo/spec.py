@@ -1,0 +1,157 @@
+"""GM specifications: seeded recipes drawn from the schema, one per zoo GM.
+
+A :class:`GMSpec` is a *recipe*; the labels written to ``labels.csv`` are counted from the network
+built from it (:func:`reparse_tf.zoo.models.count_labels`). Discrete classes, families, contents
+and loss combinations are assigned by stratified (balanced, shuffled) cycles, so every class of a
+preset with n GMs is used by at least ``floor(n / n_classes)`` GMs by construction; content is
+drawn independently of the architecture.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from reparse_tf.schema import load_schema
+from reparse_tf.zoo.content import CONTENTS
+
+FAMILIES = ("GAN", "VAE", "AA", "AR", "NF")
+ADVERSARIAL = ("LS", "WGAN", "Adversarial", "Hinge", "CE")
+RECON = ("L1", "L2", "MSE")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Size and per-GM training budget of a zoo preset."""
+
+    family_counts: dict[str, int]
+    images_per_gm: int
+    steps: int
+    batch: int
+    ar_steps: int  # AR/NF likelihood models train at low resolution and get their own budget
+
+
+PRESETS: dict[str, Preset] = {
+    "tiny": Preset({"GAN": 3, "VAE": 2, "AA": 2, "AR": 2, "NF": 2}, 32, 60, 16, 60),
+    "standard": Preset({"GAN": 24, "VAE": 10, "AA": 10, "AR": 8, "NF": 8}, 300, 400, 32, 400),
+    "large": Preset({"GAN": 60, "VAE": 25, "AA": 25, "AR": 20, "NF": 20}, 1000, 3000, 64, 3000),
+}
+
+
+@dataclass
+class GMSpec:
+    """Recipe of one GM (architecture choices use schema class names; ``losses`` are schema loss
+    suffixes, e.g. ``("KL", "L1")``)."""
+
+    name: str
+    family: str
+    content: str
+    seed: int
+    fc_layers: int
+    blocks: int
+    layers_per_block: int
+    width: int
+    normalization: str
+    block_act: str
+    last_act: str
+    upsampling: str
+    skip: bool
+    downsampling: bool
+    down_stages: int
+    pooled_stages: int
+    losses: tuple[str, ...] = field(default_factory=tuple)
+    latent_dim: int = 32
+    low_res: int = 16
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["losses"] = list(self.losses)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> GMSpec:
+        d = dict(d)
+        d["losses"] = tuple(d.get("losses", ()))
+        return cls(**d)
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2, sort_keys=True)
+
+
+def _balanced(n: int, options: list, rng: np.random.Generator) -> list:
+    """``n`` draws from ``options``, each used ``floor(n/k)`` or ``ceil(n/k)`` times, shuffled."""
+    if n == 0:
+        return []
+    reps = -(-n // len(options))
+    offset = int(rng.integers(len(options)))
+    pool = [options[(i + offset) % len(options)] for i in range(reps * len(options))][:n]
+    return [pool[i] for i in rng.permutation(n)]
+
+
+def _losses(family: str, n: int, rng: np.random.Generator) -> list[tuple[str, ...]]:
+    out: list[set[str]] = [set() for _ in range(n)]
+    if family == "GAN":
+        for s, a in zip(out, _balanced(n, list(ADVERSARIAL), rng)):
+            s.add(a)
+        for extra in (*RECON, "MMD"):
+            for s, use in zip(out, _balanced(n, [False, False, True], rng)):
+                if use:
+                    s.add(extra)
+    elif family == "VAE":
+        for s, r, m, a in zip(out, _balanced(n, list(RECON), rng), _balanced(n, [False, True], rng),
+                              _balanced(n, [None, "LS", "Hinge", "Adversarial"], rng)):
+            s.update({"KL", r} | ({"MMD"} if m else set()) | ({a} if a else set()))
+    elif family == "AA":
+        for s, atk, pen, real in zip(out, _balanced(n, ["CE", "Hinge"], rng), _balanced(n, [*RECON, None], rng),
+                                     _balanced(n, [None, "LS", "Adversarial"], rng)):
+            s.update({atk} | ({pen} if pen else set()) | ({real} if real else set()))
+    elif family in ("AR", "NF"):
+        main = "CE" if family == "AR" else "KL"
+        for s, r in zip(out, _balanced(n, list(RECON), rng)):
+            s.update({main, r})
+    order = [p.name.removeprefix("loss_") for p in load_schema().losses]
+    return [tuple(x for x in order if x in s) for s in out]
+
+
+def draw_specs(preset: str = "tiny", seed: int = 0, image_size: int = 64) -> list[GMSpec]:
+    """Draw the GM specs of a preset (deterministic for ``seed``; cheap: nothing is built)."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown zoo preset {preset!r}; known: {', '.join(PRESETS)}")
+    if image_size < 16 or image_size & (image_size - 1):
+        raise ValueError(f"image size must be a power of two >= 16, got {image_size}")
+    schema = load_schema()
+    rng = np.random.default_rng(seed)
+    fams = [f for f, k in PRESETS[preset].family_counts.items() for _ in range(k)]
+    n = len(fams)
+    arch = {p.name: _balanced(n, list(p.classes), rng) for p in schema.discrete_architecture}
+    contents = _balanced(n, list(CONTENTS), rng)
+    loss_by_family = {f: iter(_losses(f, fams.count(f), rng)) for f in FAMILIES}
+    max_up = int(np.log2(image_size)) - 2  # decoder base resolution >= 4
+    specs = []
+    for i, fam in enumerate(fams):
+        down = arch["downsampling"][i] == "used"
+        d_stages = int(rng.integers(1, 4)) if down else 0
+        latent_family = fam in ("GAN", "VAE", "AA")
+        specs.append(GMSpec(
+            name=f"{fam.lower()}_{i:03d}",
+            family=fam,
+            content=contents[i],
+            seed=int(seed * 100003 + i),
+            fc_layers=int(rng.integers(1, 4)) if latent_family else 0,
+            blocks=int(rng.integers(1, max_up + 1)) if latent_family else int(rng.integers(1, 5)),
+            layers_per_block=int(rng.integers(1, 4)),
+            width=int(rng.choice([8, 12, 16, 24, 32, 48])),
+            normalization=arch["normalization_type"][i],
+            block_act=arch["nonlinearity_blocks"][i],
+            last_act=arch["nonlinearity_last_layer"][i],
+            upsampling=arch["upsampling_type"][i],
+            skip=arch["skip_connection"][i] == "used",
+            downsampling=down,
+            down_stages=d_stages,
+            pooled_stages=int(rng.integers(0, d_stages + 1)),
+            losses=next(loss_by_family[fam]),
+            low_res=min(16, image_size),
+        ))
+    return specs

@@ -1,0 +1,276 @@
+"""Train a built GM on its content and sample images from it (``keras`` + ``keras.ops`` only).
+
+``train_gm(gm, images, classes, steps, batch, seed)`` returns the per-step objective history (dict of
+lists); ``sample_gm(gm, n, images, seed)`` returns ``uint8 [n, S, S, 3]``. Objectives follow
+:mod:`reparse_tf.zoo.losses`; randomness is drawn with numpy outside the loss closures.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from reparse_tf.zoo import losses as L
+from reparse_tf.zoo.backend_train import make_step
+from reparse_tf.zoo.models import AR_LEVELS, GM
+
+AA_EPS = 0.12
+
+
+def to_model(x: np.ndarray, last_act: str) -> np.ndarray:
+    """[0, 1] images -> the generator's output range ([-1, 1] for Tanh)."""
+    return (2 * x - 1) if last_act == "Tanh" else x
+
+
+def from_model(y: np.ndarray, last_act: str) -> np.ndarray:
+    y = (y + 1) / 2 if last_act == "Tanh" else y
+    return np.clip(np.asarray(y, dtype=np.float32), 0, 1)
+
+
+def to_uint8(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(np.asarray(x) * 255), 0, 255).astype(np.uint8)
+
+
+def _low(x: np.ndarray, r: int) -> np.ndarray:
+    f = x.shape[1] // r
+    return x.reshape(len(x), r, f, r, f, 3).mean(axis=(2, 4)) if f > 1 else x
+
+
+def _coarse(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Conditional-GAN input: 8x-coarsened image (nearest upsampled) plus noise."""
+    f = max(x.shape[1] // 8, 1)
+    c = np.repeat(np.repeat(_low(x, x.shape[1] // f), f, 1), f, 2)
+    return (c + 0.1 * rng.standard_normal(c.shape)).astype(np.float32)
+
+
+def _vars(*models, trainable=True):
+    out = []
+    for m in models:
+        out += list(m.trainable_variables if trainable else m.non_trainable_variables)
+    return out
+
+
+def _clip(model: keras.Model, c: float) -> None:
+    for v in model.trainable_variables:
+        v.assign(ops.clip(v, -c, c))
+
+
+def _gan_pair(gm: GM, loss_g, loss_d, g_models, steps, batch, data_fn, lr=2e-3):
+    """Alternate D and G steps; ``data_fn(step) -> args`` feeds both closures."""
+    g_opt = keras.optimizers.Adam(lr, beta_1=0.5)
+    g_step = make_step(loss_g, _vars(*g_models), g_opt, _vars(*g_models, trainable=False))
+    d_step = None
+    if loss_d is not None:
+        d = gm["discriminator"]
+        d_opt = keras.optimizers.Adam(5e-5 if "WGAN" in gm.spec.losses else 4e-4, beta_1=0.5)
+        d_step = make_step(loss_d, _vars(d), d_opt, _vars(*g_models, trainable=False))
+    hist: dict[str, list[float]] = {"g": [], "d": []}
+    for t in range(steps):
+        args = data_fn(t)
+        if d_step is not None:
+            hist["d"].append(d_step(*args))
+            if "WGAN" in gm.spec.losses:
+                _clip(gm["discriminator"], L.WGAN_CLIP)
+        hist["g"].append(g_step(*args))
+    return hist
+
+
+def train_gm(gm: GM, images: np.ndarray, classes: np.ndarray | None = None, steps: int = 100, batch: int = 16,
+             seed: int = 0) -> dict[str, list[float]]:
+    """Train every network of ``gm`` on ``images`` (float [N, S, S, 3] in [0, 1])."""
+    spec, fam, losses = gm.spec, gm.spec.family, gm.spec.losses
+    rng = np.random.default_rng(seed)
+    n = len(images)
+    batch = min(batch, n)
+    act = spec.last_act
+    data = to_model(np.asarray(images, np.float32), act)
+    adv = L.adversarial_type(losses) if fam != "AA" else next((k for k in ("LS", "Adversarial") if k in losses),
+                                                                None)
+    D = gm.nets.get("discriminator")
+
+    if fam == "GAN":
+        G = gm["generator"]
+        cond = spec.downsampling
+        paired_z = rng.standard_normal((n, spec.latent_dim)).astype(np.float32)
+
+        def data_fn(t):
+            idx = rng.choice(n, batch, replace=False)
+            real = data[idx]
+            if cond:
+                return real, _coarse(images[idx], rng), _coarse(images[idx], rng)
+            return real, rng.standard_normal((batch, spec.latent_dim)).astype(np.float32), paired_z[idx]
+
+        def loss_g(real, inp, paired):
+            fake = G(inp, training=True)
+            total = L.g_loss(adv, D(fake, training=True)) + L.recon_terms(losses, G(paired, training=True), real)
+            if "MMD" in losses:
+                total = total + L.mmd(fake, real)
+            return total
+
+        def loss_d(real, inp, paired):
+            return L.d_loss(adv, D(real, training=True), D(G(inp, training=True), training=True))
+
+        return _gan_pair(gm, loss_g, loss_d, [G], steps, batch, data_fn)
+
+    if fam == "VAE":
+        E, Dec = gm["encoder"], gm["decoder"]
+        pix = float(np.prod(images.shape[1:]))
+
+        def data_fn(t):
+            idx = rng.choice(n, batch, replace=False)
+            return (data[idx], rng.standard_normal((batch, spec.latent_dim)).astype(np.float32),
+                    rng.standard_normal((batch, spec.latent_dim)).astype(np.float32))
+
+        def loss_g(real, eps, zp):
+            mu, logvar = ops.split(E(real, training=True), 2, axis=-1)
+            logvar = ops.clip(logvar, -8.0, 8.0)
+            rec = Dec(mu + ops.exp(0.5 * logvar) * eps, training=True)
+            total = L.recon_terms(losses, rec, real) + 20.0 * L.kl_normal(mu, logvar) / pix
+            if "MMD" in losses or adv:
+                prior = Dec(zp, training=True)
+                if "MMD" in losses:
+                    total = total + L.mmd(prior, real)
+                if adv:
+                    total = total + 0.05 * L.g_loss(adv, D(prior, training=True))
+            return total
+
+        def loss_d(real, eps, zp):
+            return L.d_loss(adv, D(real, training=True), D(Dec(zp, training=True), training=True))
+
+        return _gan_pair(gm, loss_g, loss_d if adv else None, [E, Dec], steps, batch, data_fn)
+
+    if fam == "AA":
+        G, V = gm["generator"], gm["victim"]
+        cls = np.asarray(classes)
+        all_imgs, all_cls = images, cls
+        n_cls = V.output_shape[-1]
+        onehot = np.eye(n_cls, dtype=np.float32)
+
+        def v_loss(x, y):
+            return ops.mean(keras.losses.categorical_crossentropy(y, V(x, training=True), from_logits=True))
+
+        v_step = make_step(v_loss, _vars(V), keras.optimizers.Adam(3e-3))
+        hist = {"victim": []}
+        for _ in range(max(steps // 2, 10)):
+            idx = rng.choice(len(all_imgs), batch, replace=False)
+            hist["victim"].append(v_step(all_imgs[idx], onehot[all_cls[idx]]))
+        # the GM attacks the images of its training set (class labels of those images)
+        own = cls[: n] if len(cls) >= n else np.zeros(n, int)
+
+        def perturb(x01):
+            out = G(to_model_tensor(x01, act), training=True)
+            delta = AA_EPS * ops.clip(out, -1.0, 1.0)
+            return ops.clip(x01 + delta, 0.0, 1.0), delta
+
+        def data_fn(t):
+            idx = rng.choice(n, batch, replace=False)
+            return images[idx].astype(np.float32), onehot[own[idx]]
+
+        def loss_g(x01, y):
+            adv_x, delta = perturb(x01)
+            logits = V(adv_x)
+            if "Hinge" in losses:
+                true = ops.sum(logits * y, -1)
+                other = ops.max(logits - 1e4 * y, -1)
+                total = ops.mean(ops.relu(true - other + 0.5))
+            else:
+                total = -ops.mean(keras.losses.categorical_crossentropy(y, logits, from_logits=True))
+            total = total + L.recon_terms(losses, delta, ops.zeros_like(delta))
+            if adv:
+                total = total + 0.1 * L.g_loss(adv, D(adv_x, training=True))
+            return total
+
+        def loss_d(x01, y):
+            return L.d_loss(adv, D(x01, training=True), D(perturb(x01)[0], training=True))
+
+        V.trainable = False
+        hist.update(_gan_pair(gm, loss_g, loss_d if adv else None, [G], steps, batch, data_fn))
+        return hist
+
+    if fam in ("AR", "NF"):
+        r = spec.low_res
+        low = _low(np.asarray(images, np.float32), r)
+        U = gm["upsampler"]
+
+        def up_loss(lo, real):
+            return L.recon_terms(losses, U(lo, training=True), real)
+
+        up_step = make_step(up_loss, _vars(U), keras.optimizers.Adam(2e-3), _vars(U, trainable=False))
+        if fam == "AR":
+            P = gm["pixelcnn"]
+            q = np.clip(np.floor(low * AR_LEVELS), 0, AR_LEVELS - 1)
+            targets = np.eye(AR_LEVELS, dtype=np.float32)[q.astype(int)]  # [n, r, r, 3, K]
+            inputs = ((q + 0.5) / AR_LEVELS).astype(np.float32)
+
+            def main_loss(x, t):
+                logits = ops.reshape(P(x, training=True), (-1, r, r, 3, AR_LEVELS))
+                return ops.mean(keras.losses.categorical_crossentropy(t, logits, from_logits=True))
+
+            main_step = make_step(main_loss, _vars(P), keras.optimizers.Adam(3e-3), _vars(P, trainable=False))
+            feed = lambda idx: (inputs[idx], targets[idx])
+        else:
+            F = gm["flow"]
+
+            def main_loss(x):
+                y, logdet = F(x, training=True)
+                nll = 0.5 * ops.sum(ops.square(y), axis=(1, 2, 3)) - logdet
+                return ops.mean(nll) / float(r * r * 3)
+
+            main_step = make_step(main_loss, _vars(F), keras.optimizers.Adam(2e-3), _vars(F, trainable=False))
+            feed = lambda idx: ((low[idx] + rng.uniform(0, 1 / 256, low[idx].shape) - 0.5).astype(np.float32),)
+        hist = {"main": [], "upsampler": []}
+        for _ in range(steps):
+            idx = rng.choice(n, batch, replace=False)
+            hist["main"].append(main_step(*feed(idx)))
+            hist["upsampler"].append(up_step(to_model(low[idx], "none") if False else low[idx], data[idx]))
+        return hist
+    raise ValueError(f"unknown GM family {fam!r}")
+
+
+def to_model_tensor(x, last_act: str):
+    return (2 * x - 1) if last_act == "Tanh" else x
+
+
+def _predict(model: keras.Model, x: np.ndarray, bs: int = 64) -> np.ndarray:
+    return np.concatenate([keras.ops.convert_to_numpy(model(x[i:i + bs])) for i in range(0, len(x), bs)])
+
+
+def sample_gm(gm: GM, n: int, images: np.ndarray, seed: int = 0) -> np.ndarray:
+    """``n`` uint8 samples of a trained GM (``images``: its content, used by conditional families)."""
+    spec, fam = gm.spec, gm.spec.family
+    rng = np.random.default_rng(seed + 7919)
+    act = spec.last_act
+    if fam == "GAN":
+        if spec.downsampling:
+            inp = _coarse(images[rng.choice(len(images), n, replace=len(images) < n)], rng)
+        else:
+            inp = rng.standard_normal((n, spec.latent_dim)).astype(np.float32)
+        return to_uint8(from_model(_predict(gm["generator"], inp), act))
+    if fam == "VAE":
+        z = rng.standard_normal((n, spec.latent_dim)).astype(np.float32)
+        return to_uint8(from_model(_predict(gm["decoder"], z), act))
+    if fam == "AA":
+        x = images[rng.choice(len(images), n, replace=len(images) < n)].astype(np.float32)
+        out = _predict(gm["generator"], to_model(x, act))
+        return to_uint8(np.clip(x + AA_EPS * np.clip(out, -1, 1), 0, 1))
+    r = spec.low_res
+    if fam == "AR":
+        P = gm["pixelcnn"]
+        x = np.zeros((n, r, r, 3), np.float32)
+        for i in range(r):
+            for j in range(r):
+                logits = _predict(P, x, 512)[:, i, j].reshape(n, 3, AR_LEVELS)
+                p = np.exp(logits - logits.max(-1, keepdims=True))
+                p /= p.sum(-1, keepdims=True)
+                u = rng.uniform(size=(n, 3, 1))
+                level = np.minimum((np.cumsum(p, -1) < u).sum(-1), AR_LEVELS - 1)
+                x[:, i, j] = (level + 0.5) / AR_LEVELS
+        low = x
+    else:
+        y = (0.7 * rng.standard_normal((n, r, r, 3))).astype(np.float32)
+        h = keras.ops.convert_to_tensor(y)
+        for c in reversed(gm.couplings):
+            h = c.inverse(h)
+        low = np.clip(keras.ops.convert_to_numpy(h) + 0.5, 0, 1).astype(np.float32)
+    return to_uint8(from_model(_predict(gm["upsampler"], low), act))

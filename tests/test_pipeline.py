@@ -1,0 +1,87 @@
+"""The pipeline: compiles for Kubeflow, runs locally end to end (stand-ins, then the real tiny preset)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.configs import PipelineConfig
+
+STANDINS = Path(__file__).parent / "standins"
+STEPS = ("zoo", "ingest", "cluster-ground-truth", "trainer", "evaluator", "pusher")
+
+
+@pytest.fixture
+def standins(monkeypatch):
+    """Components call tests/standins/pipeline_standins.py instead of the library (in their subprocesses too)."""
+    monkeypatch.setenv("PYTHONPATH", str(STANDINS))
+    monkeypatch.setenv("REPARSE_COMPONENT_STANDINS", "pipeline_standins")
+
+
+def test_compiles_to_kfp_yaml_with_every_component_and_the_dag(tmp_path):
+    from pipeline.kubeflow_runner import compile_pipeline
+
+    spec = yaml.safe_load(compile_pipeline(tmp_path / "reparse_pipeline.yaml",
+                                           PipelineConfig(beam_args=["--runner=FlinkRunner"])).read_text())
+    assert {f"comp-{s}" for s in STEPS} <= set(spec["components"])
+    tasks = spec["root"]["dag"]["tasks"]
+    assert set(tasks) == set(STEPS)
+    assert tasks["trainer"]["dependentTasks"] == ["cluster-ground-truth", "ingest"]
+    assert tasks["pusher"]["inputs"]["artifacts"]["blessing"]["taskOutputArtifact"]["producerTask"] == "evaluator"
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    assert params["beam_args"]["defaultValue"] == ["--runner=FlinkRunner"]
+    assert params["thresholds"]["defaultValue"] == list(PipelineConfig().thresholds)
+
+
+def test_local_run_wires_artifacts_from_data_root(standins, tmp_path):
+    from pipeline.local_runner import run_local
+    from reparse_tf.synthetic import make_synthetic_layout
+
+    make_synthetic_layout(tmp_path / "data", n_gms=4, images_per_gm=2, size=16)
+    run = run_local(PipelineConfig(data_root=str(tmp_path / "data"), fold=1), tmp_path / "out")
+    assert run.pushed["pushed"] and (tmp_path / "out/serving/reparse/1/saved_model.pb").is_file()
+    assert (run.links["report"] / "evaluation.json").is_file()
+    assert (run.links["model"] / "parser_meta.json").is_file()
+    assert (run.artifacts["examples"] / "manifest.json").is_file()
+    assert (run.artifacts["pushed_model"] / "reparse" / "1").is_dir()
+
+
+def test_unblessed_model_is_not_pushed_unless_forced(standins, monkeypatch, tmp_path):
+    from pipeline.local_runner import run_local
+
+    monkeypatch.setenv("REPARSE_STANDIN_ACCURACY", "0.05")
+    run = run_local(PipelineConfig(), tmp_path / "a")
+    assert not run.pushed["pushed"] and "discrete.accuracy >= 0.2" in run.pushed["reason"]
+    assert not (tmp_path / "a" / "serving").exists()
+    forced = run_local(PipelineConfig(force_push=True), tmp_path / "b")
+    assert forced.pushed["pushed"] and forced.pushed["forced"]
+
+
+def test_failing_component_names_step_and_reason(standins, monkeypatch, tmp_path):
+    from pipeline.local_runner import PipelineFailed, run_local
+
+    monkeypatch.setenv("REPARSE_STANDIN_FAIL", "run_cluster_ground_truth")
+    with pytest.raises(PipelineFailed, match=r"cluster-ground-truth.*stand-in run_cluster_ground_truth was told"):
+        run_local(PipelineConfig(), tmp_path)
+
+
+_REAL = all(importlib.util.find_spec(m)
+            for m in ("reparse_tf.zoo.build", "reparse_tf.training", "reparse_tf.inference"))
+
+
+@pytest.mark.skipif(not _REAL, reason="library entry points (zoo, training, inference) not available yet")
+def test_cli_runs_real_tiny_pipeline_end_to_end(tmp_path, capsys):
+    """The real library on the tiny presets, once: zoo -> ... -> a SavedModel in TF Serving layout."""
+    from reparse_tf.cli import main
+
+    code = main(["pipeline", "run", "--zoo-preset", "tiny", "--preset", "tiny", "--epochs", "1", "--no-tfma",
+                 "--force", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out[-3000:]
+    version = tmp_path / "serving" / "reparse" / "1"
+    assert (version / "saved_model.pb").is_file() and (version / "assets.extra" / "parser_meta.json").is_file()
+    assert (tmp_path / "report" / "evaluation.json").is_file()
+    assert "artifact model" in out

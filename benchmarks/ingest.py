@@ -55,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         make_synthetic_layout(root, n_gms=args.gms, images_per_gm=args.images_per_gm, size=args.size, seed=0)
         print(f"made {args.gms * args.images_per_gm} {args.size}x{args.size} PNGs in {time.perf_counter() - t:.1f} s")
+        t = time.perf_counter()
+        import apache_beam  # noqa: F401  (timed apart: a one-off cost per process)
+
+        print(f"import apache_beam: {time.perf_counter() - t:.1f} s (not included below)")
         n, dt = baseline(root, args.size)
         print(f"baseline (Pillow decode + PNG encode + Example, 1 process, no Beam): {n / dt:8.0f} images/s")
         for i, beam_args in enumerate(variants):

@@ -78,7 +78,7 @@ def multi_image_eval(pred_cont: np.ndarray, pred_disc: np.ndarray, probs: list[n
         for _ in range(repeats):
             picks = sample_indices(gms, n, rng)
             rows_c, rows_d, tc, td = [], [], [], []
-            for gm, idx in picks.items():
+            for idx in picks.values():
                 c, d = aggregate_gm(pred_cont[idx], pred_disc[idx],
                                     None if probs is None else [p[idx] for p in probs], schema, method)
                 rows_c.append(c)

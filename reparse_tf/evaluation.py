@@ -268,7 +268,8 @@ def evaluate_arrays(parser: Any, test: dict[str, np.ndarray], train: dict[str, n
     for g in sorted(set(gms.tolist())):
         m = gms == g
         s = parsing_metrics(true_cont[m], pred.continuous[m], true_disc[m], pred.discrete[m], schema, seed)["summary"]
-        per_gm[g] = {"gm_type": str(np.asarray(test["gm_type"])[m][0]), "content": str(np.asarray(test["content"])[m][0]),
+        per_gm[g] = {"gm_type": str(np.asarray(test["gm_type"])[m][0]),
+                     "content": str(np.asarray(test["content"])[m][0]),
                      "n": int(m.sum()), "continuous_l1": s["continuous_l1"], "discrete_f1": s["discrete_f1"],
                      "loss_f1": s["loss_f1"], "discrete_accuracy": s["discrete_accuracy"],
                      "loss_accuracy": s["loss_accuracy"]}
@@ -316,7 +317,7 @@ def evaluate_arrays(parser: Any, test: dict[str, np.ndarray], train: dict[str, n
     # TFMA (TensorFlow hosts only)
     if not tfma:
         notes.append("TFMA disabled (tfma=False)")
-    elif importlib.util.find_spec("tensorflow") is None or importlib.util.find_spec("tensorflow_model_analysis") is None:
+    elif any(importlib.util.find_spec(m) is None for m in ("tensorflow", "tensorflow_model_analysis")):
         notes.append("TFMA skipped: TensorFlow / tensorflow_model_analysis not installed on this host")
     else:
         from reparse_tf.tfma_eval import run_tfma, slice_summary, write_prediction_records
@@ -374,8 +375,7 @@ def evaluate_model(model_dir: str | Path, examples_dir: str | Path, out_dir: str
         train = {k: np.asarray(v)[keep] for k, v in train.items()}
     result = evaluate_arrays(parser, test, train, out_dir, fold, tfma, seed=seed, **kwargs)
     result.update({"model_dir": str(model_dir), "examples_dir": str(examples_dir), "train_gms": train_gms,
-                   "variant": {k: parser.meta.get(k) for k in ("parser", "fingerprint", "random_gt", "backbone",
-                                                                "preset") if k in parser.meta}})
+                   "variant": dict(parser.meta.get("variant", {})), "preset": parser.meta.get("preset")})
     _write_json(out_dir / RESULT_FILE, result)
     print(f"[reparse evaluate] fold {fold}: {len(test_gms)} test GMs, {result['n_test_images']} images -> "
           f"{out_dir / RESULT_FILE}")

@@ -44,11 +44,11 @@ class ModelParser:
         names = ["final_continuous", *(f"final_{p.name}" for p in self.schema.discrete)]
         self._predict_model = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
         self._embed_model = keras.Model(model.inputs, model.get_layer("embedding").output)
-        try:
-            fen = model.get_layer("fen")
-        except ValueError:
-            fen = None
-        self._fen_model = keras.Model(model.inputs, fen.output) if fen is not None else None
+        # the constraint layer is the identity on the FEN output (a nested model's own .output
+        # belongs to its inner graph); the CNN backbone has neither
+        names = {layer.name for layer in model.layers}
+        self._fen_model = (keras.Model(model.inputs, model.get_layer("fingerprint_constraints").output)
+                           if "fingerprint_constraints" in names else None)
 
     @classmethod
     def load(cls, model_dir: str | Path) -> ModelParser:

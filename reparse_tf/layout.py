@@ -28,7 +28,8 @@ class Layout:
         labels: label table restricted to (and ordered like) ``gms``.
         gms: GM names (sorted).
         files: ``{gm: [image paths, sorted]}`` (files with a declared image extension).
-        ignored: ``[{path, reason}]`` files in GM folders that are not images by extension.
+        ignored: ``[{path, reason}]`` files in GM folders that are not images by extension (paths
+            relative to ``root``, like every path in the manifest).
         folds: ``{gm: fold}`` from :func:`reparse_tf.folds.assign_folds` over ALL GMs of the layout.
     """
 
@@ -68,6 +69,7 @@ def scan_layout(root: str | Path, labels: str | Path | None = None, n_folds: int
     except LabelError as exc:
         raise LayoutError(str(exc)) from None
     exts = {e.lower() for e in schema.image_extensions}
+    known = ", ".join(sorted(exts))
     folders = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     problems: list[str] = []
     no_row = [f for f in folders if f not in set(table.gms)]
@@ -87,8 +89,8 @@ def scan_layout(root: str | Path, labels: str | Path | None = None, n_folds: int
             if p.suffix.lower() in exts:
                 found.append(p)
             else:
-                ignored.append({"path": str(p), "reason": f"not an image file extension ({p.suffix or 'none'}); "
-                                f"expected one of {', '.join(sorted(exts))}"})
+                reason = f"not an image file extension ({p.suffix or 'none'}); expected one of {known}"
+                ignored.append({"path": str(p.relative_to(root)), "reason": reason})
         if not found:
             empty.append(gm)
         files[gm] = found
@@ -105,7 +107,7 @@ def scan_layout(root: str | Path, labels: str | Path | None = None, n_folds: int
             raise LayoutError(f"unknown GMs requested (not in {root}): {', '.join(unknown)}")
         keep = sorted(set(gms))
         files = {g: files[g] for g in keep}
-        ignored = [r for r in ignored if Path(r["path"]).relative_to(root).parts[0] in set(keep)]
+        ignored = [r for r in ignored if Path(r["path"]).parts[0] in set(keep)]
         table = table.subset(keep)
         all_gms = keep
     return Layout(root, table, all_gms, files, ignored, folds)

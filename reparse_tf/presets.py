@@ -62,7 +62,7 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "tiny": Preset("tiny", fen_depth=3, fen_width=8, encoder_filters=(8, 16), encoder_pool="avg",
-                   feature_dim=32, parser_dim=16, cnn_width=8, batch_size=16, learning_rate=1e-3, epochs=2),
+                   feature_dim=32, parser_dim=16, cnn_width=8, batch_size=16, learning_rate=1e-3, epochs=2, jit_compile=False),
     "cpu": Preset("cpu", fen_depth=5, fen_width=16, encoder_filters=(16, 32, 64, 64), encoder_pool="avg",
                   feature_dim=128, parser_dim=64, cnn_width=16, batch_size=32, learning_rate=1e-3, epochs=4,
                   images_per_gm=150, dtype_policy="mixed_bfloat16"),

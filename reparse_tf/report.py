@@ -49,7 +49,7 @@ def per_param_bars(per_variant: dict[str, dict], path: Path, schema: Hyperparame
               ("F1 (loss types)", schema.losses, "f1")]
     fig, axes = plt.subplots(3, 1, figsize=(11, 10))
     width = 0.8 / len(stats)
-    for ax, (title, params, key) in zip(axes, panels):
+    for ax, (title, params, key) in zip(axes, panels, strict=True):
         x = np.arange(len(params))
         for i, (v, st) in enumerate(stats.items()):
             mean = [st[p.name][key]["mean"] or 0 for p in params]
@@ -72,11 +72,12 @@ def confusion_grid(results: list[dict], path: Path, schema: HyperparameterSchema
     cols = 4
     rows = int(np.ceil(len(params) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.8 * rows))
-    for ax, p in zip(np.ravel(axes), params):
+    for ax, p in zip(np.ravel(axes), params, strict=False):
         cm = sum(np.asarray(r["metrics"]["discrete"][p.name]["confusion"]) for r in results)
         ax.imshow(cm, cmap="Blues")
         for (i, j), val in np.ndenumerate(cm):
-            ax.text(j, i, str(int(val)), ha="center", va="center", fontsize=7)
+            ax.text(j, i, str(int(val)), ha="center", va="center", fontsize=7,
+                    color="white" if val > 0.5 * cm.max() else "black")
         ax.set_title(p.name, fontsize=8)
         ax.set_xticks(range(p.num_classes), [c[:6] for c in p.classes], fontsize=6, rotation=45)
         ax.set_yticks(range(p.num_classes), [c[:6] for c in p.classes], fontsize=6)

@@ -150,7 +150,8 @@ def run_tfma(predictions_path: str | Path, out_dir: str | Path, schema: Hyperpar
         for p in schema.discrete:
             entry[p.name] = _scores_from_matrix(_matrix_from_plot(plots.get(p.name, {}).get("", {}), p.num_classes))
     table = {"slice_keys": list(slice_keys),
-             "slices": [{"slice": _slice_name(k), "metrics": v} for k, v in sorted(slices.items(), key=lambda kv: (len(kv[0]), str(kv[0])))]}
+             "slices": [{"slice": _slice_name(k), "metrics": v}
+                        for k, v in sorted(slices.items(), key=lambda kv: (len(kv[0]), str(kv[0])))]}
     tmp = out_dir / "tfma_slices.json.tmp"
     tmp.write_text(json.dumps(table, indent=1))
     os.replace(tmp, out_dir / "tfma_slices.json")
@@ -164,7 +165,7 @@ def slice_summary(table: dict, schema: HyperparameterSchema | None = None) -> li
     for s in table["slices"]:
         m = s["metrics"]
 
-        def avg(names: list[str], key: str) -> float | None:
+        def avg(names: list[str], key: str, m: dict = m) -> float | None:
             vals = [m[n][key] for n in names if n in m and m[n].get(key) is not None]
             return float(np.mean(vals)) if vals else None
 

@@ -10,6 +10,7 @@ RED layout root (PNG folders; folds assigned like the ingest, 4 folds, seed 0).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -249,7 +250,7 @@ def train(examples_dir: str | Path, cluster_gt_dir: str | Path | None, fold: int
     n_per_epoch = len(data.index)
     callbacks = [keras.callbacks.ModelCheckpoint(str(ckpt_dir / CHECKPOINT_PATTERN), save_weights_only=False),
                  HistoryWriter(out / "history.json", n_per_epoch)]
-    if keras.backend.backend() == "tensorflow":
+    if keras.backend.backend() == "tensorflow" and importlib.util.find_spec("tensorboard") is not None:
         callbacks.append(keras.callbacks.TensorBoard(str(out / "tensorboard"), update_freq="epoch"))
     t0 = time.perf_counter()
     if done < p.epochs:

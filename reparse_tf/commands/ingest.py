@@ -20,7 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runner", default="DirectRunner", help="Beam runner (default DirectRunner, in-process)")
     p.add_argument("--format", dest="output_format", choices=("tfrecord", "npz"), default="tfrecord",
                    help="tfrecord (Beam, default) or npz shards for hosts without TensorFlow")
-    p.add_argument("--num-shards", type=int, default=None, help="TFRecord shards (default: one per 10,000 images)")
+    p.add_argument("--shard-size", type=int, default=10_000, help="max images per shard (default 10000)")
+    p.add_argument("--gzip-level", type=int, default=0, choices=range(10), metavar="0-9",
+                   help="zlib level of the GZIP TFRecords (default 0: PNG payload is already compressed)")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out once the new one is complete")
     p.set_defaults(func=run, accepts_unknown=True)
 
@@ -35,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
     m = run_ingest(args.root, args.out, image_size=args.image_size, n_folds=args.folds, seed=args.seed,
                    labels=args.labels, beam_args=list(getattr(args, "beam_args", []) or []), runner=args.runner,
-                   output_format=args.output_format, overwrite=args.overwrite, num_shards=args.num_shards)
+                   output_format=args.output_format, overwrite=args.overwrite, shard_size=args.shard_size,
+                   gzip_level=args.gzip_level)
     con = Console(stderr=False)
     con.print(f"ingested {m['n_images']} images of {m['n_gms']} GMs in {m['wall_time_s']:.1f} s "
               f"({m['images_per_s']:.0f} images/s); fold sizes (images): {m['fold_counts']}")

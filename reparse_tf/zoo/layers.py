@@ -85,10 +85,10 @@ class MaskedConv2D(layers.Conv2D):
         m = np.ones((kh, kw, 1, 1), dtype="float32")
         m[kh // 2, kw // 2 + (self.mask_type == "B"):] = 0
         m[kh // 2 + 1:] = 0
-        self.mask = ops.convert_to_tensor(m)
+        self._mask = m  # numpy: converted per call (safe inside compiled functions)
 
     def convolution_op(self, inputs, kernel):
-        return super().convolution_op(inputs, kernel * ops.cast(self.mask, kernel.dtype))
+        return super().convolution_op(inputs, kernel * ops.convert_to_tensor(self._mask, kernel.dtype))
 
     def get_config(self):
         return {**super().get_config(), "mask_type": self.mask_type}
@@ -181,7 +181,11 @@ class AffineCoupling(layers.Layer):
             m[..., : c // 2 + 1] = 1
         if self.parity:
             m = 1 - m
-        self.m = ops.convert_to_tensor(m[None])
+        self._mask = m[None]
+
+    @property
+    def m(self):
+        return ops.convert_to_tensor(self._mask, self.compute_dtype)
 
     def _st(self, xa):
         h = self.conv_out(self.block(self.conv_in(xa)))

@@ -116,7 +116,7 @@ def classifier(image_size: int, n_classes: int) -> keras.Model:
     x = keras.Input((image_size, image_size, 3))
     h = layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x)
     h = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(h)
-    h = layers.GlobalAveragePooling2D()(h)
+    h = layers.Flatten()(layers.AveragePooling2D(2)(h))
     return keras.Model(x, layers.Dense(n_classes)(h), name="victim")
 
 

@@ -1,0 +1,145 @@
+"""Build the GM zoo: draw specs, build + train + sample every GM, write the RED layout.
+
+``build_zoo(out_root, preset="tiny", seed=0, image_size=64)`` writes ``ROOT/<gm>/*.png``,
+``ROOT/labels.csv``, ``ROOT/specs/<gm>.json``, ``ROOT/coverage.json`` and ``ROOT/sample_sheet.png``.
+Each GM is written to ``ROOT/<gm>.tmp`` and renamed when complete; a rerun skips finished GMs (their
+labels are re-read from ``specs/<gm>.json``), so an interrupted build resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from reparse_tf.labels import LabelTable, write_labels
+from reparse_tf.schema import load_schema
+from reparse_tf.zoo.spec import PRESETS, GMSpec, draw_specs
+
+
+def build_one(spec: GMSpec, out_root: Path, preset: str, image_size: int) -> dict:
+    """Build, train and sample one GM into ``out_root/<gm>`` (atomic); returns its spec record."""
+    import keras
+    from PIL import Image
+
+    from reparse_tf.zoo.content import load_content, training_images
+    from reparse_tf.zoo.models import build_gm, count_labels
+    from reparse_tf.zoo.train import sample_gm, train_gm
+
+    p = PRESETS[preset]
+    keras.utils.set_random_seed(spec.seed)
+    t0 = time.time()
+    _, classes = load_content(spec.content, image_size)
+    images = training_images(spec.content, image_size)
+    gm = build_gm(spec, image_size, n_classes=int(classes.max()) + 1)
+    labels = count_labels(gm)
+    steps = p.ar_steps if spec.family in ("AR", "NF") else p.steps
+    history = train_gm(gm, images, classes, steps=steps, batch=p.batch, seed=spec.seed)
+    samples = sample_gm(gm, p.images_per_gm, images, seed=spec.seed)
+    tmp = out_root / f"{spec.name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for i, im in enumerate(samples):
+        Image.fromarray(im).save(tmp / f"{i:05d}.png")
+    record = {
+        "spec": spec.to_json(), "gm_type": spec.family, "content": spec.content, "labels": labels.tolist(),
+        "preset": preset, "image_size": image_size, "train_steps": steps, "batch": p.batch,
+        "history_first_last": {k: [float(np.mean(v[:5])), float(np.mean(v[-5:]))] for k, v in history.items() if v},
+        "seconds": round(time.time() - t0, 2),
+        "summary": {k: gm.nets[k].count_params() for k in gm.parsed},
+    }
+    specs_dir = out_root / "specs"
+    specs_dir.mkdir(exist_ok=True)
+    spec_tmp = specs_dir / f"{spec.name}.json.tmp"
+    spec_tmp.write_text(json.dumps(record, indent=2))
+    os.replace(spec_tmp, specs_dir / f"{spec.name}.json")
+    shutil.rmtree(out_root / spec.name, ignore_errors=True)
+    os.replace(tmp, out_root / spec.name)
+    keras.backend.clear_session()
+    return record
+
+
+def coverage(records: list[dict]) -> dict:
+    """GMs per family / content / discrete class / loss type, and ranges of the continuous labels."""
+    schema = load_schema()
+    vals = np.array([r["labels"] for r in records]).reshape(len(records), len(schema))
+    cov: dict = {"gms": len(records), "family": dict(Counter(r["gm_type"] for r in records)),
+                 "content": dict(Counter(r["content"] for r in records)), "discrete": {}, "continuous": {}}
+    for p in schema.discrete:
+        col = vals[:, schema.index(p.name)].astype(int)
+        cov["discrete"][p.name] = {c: int((col == k).sum()) for k, c in enumerate(p.classes)}
+    for p in schema.continuous:
+        col = vals[:, schema.index(p.name)]
+        cov["continuous"][p.name] = {"min": float(col.min()), "median": float(np.median(col)),
+                                     "max": float(col.max())}
+    return cov
+
+
+def sample_sheet(out_root: Path, gms: list[str], path: Path) -> Path:
+    """One image per GM with its name, as a grid PNG (matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    cols = min(10, len(gms))
+    rows = -(-len(gms) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.8 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, gm in zip(axes.flat, gms):
+        first = sorted((out_root / gm).glob("*.png"))[0]
+        ax.imshow(np.asarray(Image.open(first)))
+        ax.set_title(gm, fontsize=7)
+    fig.tight_layout()
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def build_zoo(out_root: str | Path, preset: str = "tiny", seed: int = 0, image_size: int = 64,
+              limit: int | None = None, progress: bool = True) -> Path:
+    """Build (or resume) a zoo preset into ``out_root`` (RED layout); ``limit`` builds only the first
+    ``limit`` unfinished GMs (labels/sheet are then written for the finished ones)."""
+    from tqdm import tqdm
+
+    out_root = Path(out_root)
+    out_root.mkdir(parents=True, exist_ok=True)
+    specs = draw_specs(preset, seed, image_size)
+    records: list[dict] = []
+    built = 0
+    t0 = time.time()
+    bar = tqdm(specs, desc=f"zoo {preset}", unit="gm", disable=not progress)
+    for spec in bar:
+        spec_file = out_root / "specs" / f"{spec.name}.json"
+        if (out_root / spec.name).is_dir() and spec_file.is_file():
+            rec = json.loads(spec_file.read_text())
+            if rec["spec"] == spec.to_json() and rec["image_size"] == image_size:
+                records.append(rec)
+                continue
+        if limit is not None and built >= limit:
+            continue
+        bar.set_postfix_str(f"{spec.name} ({spec.family}, {spec.content})")
+        records.append(build_one(spec, out_root, preset, image_size))
+        built += 1
+    schema = load_schema()
+    table = LabelTable([r["spec"]["name"] for r in records], [r["gm_type"] for r in records],
+                       [r["content"] for r in records], np.array([r["labels"] for r in records]))
+    write_labels(table, out_root / "labels.csv", schema)
+    cov = coverage(records) if records else {"gms": 0}
+    cov.update({"preset": preset, "seed": seed, "image_size": image_size, "complete": len(records) == len(specs),
+                "built_now": built, "wall_seconds_now": round(time.time() - t0, 1)})
+    tmp = out_root / "coverage.json.tmp"
+    tmp.write_text(json.dumps(cov, indent=2))
+    os.replace(tmp, out_root / "coverage.json")
+    if records:
+        sample_sheet(out_root, table.gms, out_root / "sample_sheet.png")
+    return out_root

@@ -65,7 +65,8 @@ def compile_model(model: keras.Model, parser: str, class_weights, preset: str | 
     full = {name: losses.get(name) for name in model.output_names}
     full_w = {name: weights.get(name, 0.0) for name in model.output_names}
     model.compile(optimizer=keras.optimizers.Adam(preset.learning_rate), loss=full, loss_weights=full_w,
-                  jit_compile=preset.jit_compile if jit_compile is None else jit_compile)
+                  jit_compile=preset.jit_compile if jit_compile is None else jit_compile,
+                  run_eagerly=preset.run_eagerly)
     return model
 
 

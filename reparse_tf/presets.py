@@ -25,6 +25,7 @@ class Preset:
         images_per_gm: cap on training images per GM and epoch (None = all).
         dtype_policy: Keras dtype policy of the conv/dense layers ("float32" or "mixed_bfloat16").
         jit_compile: passed to ``Model.compile``.
+        run_eagerly: no graph tracing/compilation (faster for the few steps of CI runs).
     """
 
     name: str
@@ -44,6 +45,7 @@ class Preset:
     images_per_gm: int | None = None
     dtype_policy: str = "float32"
     jit_compile: bool | str = "auto"
+    run_eagerly: bool = False
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -62,7 +64,8 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "tiny": Preset("tiny", fen_depth=3, fen_width=8, encoder_filters=(8, 16), encoder_pool="avg",
-                   feature_dim=32, parser_dim=16, cnn_width=8, batch_size=16, learning_rate=1e-3, epochs=2, jit_compile=False),
+                   feature_dim=32, parser_dim=16, cnn_width=8, batch_size=16, learning_rate=1e-3, epochs=2,
+                   jit_compile=False, run_eagerly=True),
     "cpu": Preset("cpu", fen_depth=5, fen_width=16, encoder_filters=(16, 32, 64, 64), encoder_pool="avg",
                   feature_dim=128, parser_dim=64, cnn_width=16, batch_size=32, learning_rate=1e-3, epochs=4,
                   images_per_gm=150, dtype_policy="mixed_bfloat16"),

@@ -31,10 +31,12 @@ class Preset:
     steps: int
     batch: int
     ar_steps: int  # AR/NF likelihood models train at low resolution and get their own budget
+    widths: tuple[int, ...] = (8, 12, 16, 24, 32, 48)  # block width choices (the ``filters`` label spread)
+    low_res: int = 16  # AR / NF resolution before their upsampler
 
 
 PRESETS: dict[str, Preset] = {
-    "tiny": Preset({"GAN": 3, "VAE": 2, "AA": 2, "AR": 2, "NF": 2}, 32, 30, 8, 30),
+    "tiny": Preset({"GAN": 3, "VAE": 2, "AA": 2, "AR": 2, "NF": 2}, 32, 30, 8, 30, (8, 12, 16), 8),
     "standard": Preset({"GAN": 24, "VAE": 10, "AA": 10, "AR": 8, "NF": 8}, 300, 400, 32, 400),
     "large": Preset({"GAN": 60, "VAE": 25, "AA": 25, "AR": 20, "NF": 20}, 1000, 3000, 64, 3000),
 }
@@ -142,7 +144,7 @@ def draw_specs(preset: str = "tiny", seed: int = 0, image_size: int = 64) -> lis
             fc_layers=int(rng.integers(1, 4)) if latent_family else 0,
             blocks=int(rng.integers(1, max_up + 1)) if latent_family else int(rng.integers(1, 5)),
             layers_per_block=int(rng.integers(1, 4)),
-            width=int(rng.choice([8, 12, 16, 24, 32, 48])),
+            width=int(rng.choice(PRESETS[preset].widths)),
             normalization=arch["normalization_type"][i],
             block_act=arch["nonlinearity_blocks"][i],
             last_act=arch["nonlinearity_last_layer"][i],
@@ -152,6 +154,6 @@ def draw_specs(preset: str = "tiny", seed: int = 0, image_size: int = 64) -> lis
             down_stages=d_stages,
             pooled_stages=int(rng.integers(0, d_stages + 1)),
             losses=next(loss_by_family[fam]),
-            low_res=min(16, image_size),
+            low_res=min(PRESETS[preset].low_res, image_size // 2),
         ))
     return specs

@@ -1,0 +1,32 @@
+"""``reparse train``: train FEN + PN on one fold's training GMs."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train the fingerprint estimation + parsing networks on one fold")
+    p.add_argument("--examples", required=True, help="EXAMPLES DIR, npz-shard dir or RED layout root")
+    p.add_argument("--cluster-gt", default=None, help="cluster GT dir (default: computed in-process)")
+    p.add_argument("--fold", type=int, required=True, help="test fold (its GMs are left out)")
+    p.add_argument("--preset", default="tiny", choices=("tiny", "cpu", "paper"))
+    p.add_argument("--out", required=True, help="MODEL DIR to write")
+    p.add_argument("--parser", default="two", choices=("two", "one"))
+    p.add_argument("--no-fingerprint", action="store_true", help="no fingerprint constraints J_f")
+    p.add_argument("--random-gt", action="store_true", help="random ground-truth baseline")
+    p.add_argument("--backbone", default="fen", choices=("fen", "cnn"))
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--epochs", type=int, default=None, help="total epochs (default: the preset's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dtype-policy", default=None, choices=("float32", "mixed_bfloat16"))
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from reparse_tf.training import train
+
+    train(args.examples, args.cluster_gt, args.fold, preset=args.preset, out_dir=args.out, parser=args.parser,
+          fingerprint=not args.no_fingerprint, random_gt=args.random_gt, backbone=args.backbone,
+          resume=args.resume, epochs=args.epochs, seed=args.seed, dtype_policy=args.dtype_policy)
+    return 0

@@ -1,0 +1,97 @@
+"""Trainer: MODEL DIR contents, inference API, resume, every variant flag (tiny preset, small data)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reparse_tf.schema import load_schema
+
+
+@pytest.fixture(scope="session")
+def layout64(tmp_path_factory) -> Path:
+    """8 synthetic GMs x 6 PNGs of 64x64 (the tiny preset's image size)."""
+    from reparse_tf.synthetic import make_synthetic_layout
+
+    root = tmp_path_factory.mktemp("layout64")
+    make_synthetic_layout(root, n_gms=8, images_per_gm=6, size=64, seed=0)
+    return root
+
+
+@pytest.fixture(scope="session")
+def trained(layout64, tmp_path_factory) -> Path:
+    from reparse_tf.training import train
+
+    return train(layout64, None, fold=0, preset="tiny", out_dir=tmp_path_factory.mktemp("model") / "m",
+                 epochs=2, verbose=0)
+
+
+def test_model_dir_and_inference_api(trained, layout64):
+    from reparse_tf.inference import ModelParser
+
+    assert {"model.keras", "parser_meta.json", "history.json", "checkpoints"} <= {p.name for p in trained.iterdir()}
+    meta = json.loads((trained / "parser_meta.json").read_text())
+    assert not set(meta["train_gms"]) & set(meta["test_gms"]) and meta["test_gms"]
+    hist = json.loads((trained / "history.json").read_text())
+    assert [r["epoch"] for r in hist] == [1, 2] and all(np.isfinite(r["loss"]) for r in hist)
+    assert sorted(p.name for p in (trained / "checkpoints").iterdir()) == ["epoch_001.keras", "epoch_002.keras"]
+
+    schema = load_schema()
+    parser = ModelParser.load(trained)
+    images = np.random.default_rng(0).integers(0, 256, (5, 64, 64, 3)).astype(np.uint8)
+    pred = parser.predict(images, batch_size=4)
+    assert pred.continuous.shape == pred.continuous_raw.shape == (5, len(schema.continuous))
+    assert pred.discrete.shape == (5, len(schema.discrete)) and len(pred.probs) == len(schema.discrete)
+    for m, p in enumerate(schema.discrete):
+        assert pred.probs[m].shape == (5, p.num_classes)
+        np.testing.assert_array_equal(pred.discrete[:, m], pred.probs[m].argmax(-1))
+    np.testing.assert_allclose(pred.continuous_raw, parser.normalizer.inverse_transform(pred.continuous))
+    assert parser.fingerprints(images).shape == (5, 64, 64, 3)
+    assert parser.embed(images).shape == (5, 32)
+    with pytest.raises(ValueError, match="expected images"):
+        parser.predict(images[:, :32])
+
+
+def test_resume_continues_from_last_checkpoint(trained, tmp_path):
+    from reparse_tf.training import train
+
+    out = tmp_path / "m"
+    shutil.copytree(trained, out)
+    (out / "checkpoints" / "epoch_002.keras").unlink()       # pretend the run died after epoch 1
+    train(json.loads((out / "parser_meta.json").read_text())["examples_dir"], None, fold=0, preset="tiny",
+          out_dir=out, epochs=3, resume=True, verbose=0)
+    hist = json.loads((out / "history.json").read_text())
+    assert [r["epoch"] for r in hist] == [1, 2, 3]
+    assert (out / "checkpoints" / "epoch_003.keras").is_file()
+
+
+@pytest.mark.parametrize("variant", [{"parser": "one", "random_gt": True}, {"fingerprint": False},
+                                     {"backbone": "cnn"}], ids=["one_random_gt", "no_fingerprint", "cnn"])
+def test_every_variant_trains(variant, layout64, tmp_path):
+    from reparse_tf.inference import ModelParser
+    from reparse_tf.training import train
+
+    out = train(layout64, None, fold=1, preset="tiny", out_dir=tmp_path / "m", epochs=1, verbose=0, **variant)
+    meta = json.loads((out / "parser_meta.json").read_text())
+    assert all(meta["variant"][k] == v for k, v in variant.items())
+    hist = json.loads((out / "history.json").read_text())
+    assert np.isfinite(hist[-1]["loss"])
+    parser = ModelParser.load(out)
+    images = np.zeros((2, 64, 64, 3), np.uint8)
+    assert parser.predict(images).discrete.shape == (2, len(load_schema().discrete))
+    assert (parser.fingerprints(images) is None) == (variant.get("backbone") == "cnn")
+
+
+def test_cluster_gt_dir_must_match_the_fold(layout64, tmp_path):
+    from reparse_tf.cluster_ground_truth import compute_cluster_ground_truth
+    from reparse_tf.training import load_training_data, train
+
+    _, labels, folds = load_training_data(layout64, 64)
+    wrong = compute_cluster_ground_truth(labels, labels.gms)          # includes test GMs
+    wrong.save(tmp_path / "cgt")
+    with pytest.raises(ValueError, match="other GMs"):
+        train(layout64, tmp_path / "cgt", fold=0, preset="tiny", out_dir=tmp_path / "m", epochs=1, verbose=0)

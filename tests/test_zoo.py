@@ -1,0 +1,186 @@
+"""GM zoo: counted labels, per-family / per-loss training, tiny build, determinism, resumption, coverage."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from reparse_tf.labels import read_labels
+from reparse_tf.schema import load_schema
+from reparse_tf.zoo.spec import FAMILIES, GMSpec, draw_specs
+
+S = 16  # image size of the fast training tests
+
+
+def _spec(**kw) -> GMSpec:
+    base = dict(name="hand", family="GAN", content="digits", seed=0, fc_layers=2, blocks=2, layers_per_block=2,
+                width=8, normalization="BatchNorm", block_act="ReLU", last_act="Tanh", upsampling="nearest",
+                skip=True, downsampling=False, down_stages=0, pooled_stages=0, losses=("L1", "Hinge"), low_res=8)
+    base.update(kw)
+    return GMSpec(**base)
+
+
+def _labels(vec) -> dict:
+    schema = load_schema()
+    return {p.name: (vec[schema.index(p.name)] if p.is_continuous else p.classes[int(vec[schema.index(p.name)])]
+                     if p.group == "architecture" else int(vec[schema.index(p.name)])) for p in schema.params}
+
+
+def test_counted_labels_match_hand_computed():
+    from reparse_tf.zoo.models import build_gm, count_labels
+
+    got = _labels(count_labels(build_gm(_spec(), S)))
+    # z(32) -> Dense 64 -> Dense 4*4*8 -> 2 x [up, 2 x (conv 8, BN, ReLU), +skip] -> conv 3 -> tanh
+    params = (32 * 64 + 64) + (64 * 128 + 128) + 4 * (9 * 8 * 8 + 8) + 4 * (4 * 8) + (9 * 8 * 3 + 3)
+    assert got == {
+        "layers": 5 + 2 + 0 + 4, "conv_layers": 5, "fc_layers": 2, "pooling_layers": 0, "normalization_layers": 4,
+        "filters": 4 * 8 + 3, "blocks": 2, "layers_per_block": 2, "parameters": params,
+        "normalization_type": "BatchNorm", "nonlinearity_last_layer": "Tanh", "nonlinearity_blocks": "ReLU",
+        "upsampling_type": "nearest", "skip_connection": "used", "downsampling": "not_used",
+        **{p.name: int(p.name in ("loss_L1", "loss_Hinge")) for p in load_schema().losses},
+    }
+    # VAE: encoder [conv+avgpool, strided conv] -> flatten -> Dense; decoder Dense -> 1 x [deconv, conv, IN]
+    vae = _spec(family="VAE", fc_layers=1, blocks=1, layers_per_block=1, normalization="InstanceNorm",
+                block_act="ELU", last_act="Sigmoid", upsampling="deconvolution", skip=False, downsampling=True,
+                down_stages=2, pooled_stages=1, losses=("MSE", "KL"))
+    got = _labels(count_labels(build_gm(vae, S)))
+    assert (got["conv_layers"], got["fc_layers"], got["pooling_layers"], got["normalization_layers"]) == (5, 2, 1, 1)
+    assert got["filters"] == 8 + 8 + 8 + 8 + 3 and got["layers"] == 9
+    assert (got["normalization_type"], got["nonlinearity_last_layer"], got["nonlinearity_blocks"]) == (
+        "InstanceNorm", "Sigmoid", "ELU")
+    assert (got["upsampling_type"], got["skip_connection"], got["downsampling"]) == (
+        "deconvolution", "not_used", "used")
+    assert got["loss_MSE"] == got["loss_KL"] == 1 and got["loss_L1"] == 0
+
+
+# one spec per family; together the loss sets use all 10 loss types
+TRAIN_CASES = [
+    _spec(name="gan_ls", losses=("L1", "LS")),
+    _spec(name="gan_wgan", losses=("MMD", "WGAN"), normalization="AdaIN", last_act="ReLU"),
+    _spec(name="gan_adv", losses=("L2", "Adversarial"), downsampling=True, down_stages=1, pooled_stages=1),
+    _spec(name="gan_hinge_ce", losses=("MSE", "CE"), normalization="InstanceNorm", upsampling="deconvolution"),
+    _spec(name="vae", family="VAE", losses=("MSE", "KL", "Hinge"), last_act="Sigmoid"),
+    _spec(name="aa", family="AA", losses=("L1", "Hinge"), fc_layers=1, last_act="Tanh"),
+    _spec(name="ar", family="AR", losses=("L2", "CE"), fc_layers=0, blocks=1, last_act="Sigmoid"),
+    _spec(name="nf", family="NF", losses=("L1", "KL"), fc_layers=0, blocks=2, normalization="none"),
+]
+
+
+@pytest.mark.parametrize("spec", TRAIN_CASES, ids=lambda s: s.name)
+def test_each_family_trains_with_decreasing_objective(spec):
+    import keras
+
+    from reparse_tf.zoo.content import load_content, training_images
+    from reparse_tf.zoo.models import build_gm
+    from reparse_tf.zoo.train import sample_gm, train_gm
+
+    keras.utils.set_random_seed(0)
+    images, classes = load_content(spec.content, S)
+    gm = build_gm(spec, S, n_classes=int(classes.max()) + 1)
+    hist = train_gm(gm, training_images(spec.content, S), classes, steps=24, batch=16, seed=0)
+    # the GM's own objective (discriminator/critic for adversarial GANs, whose G loss is a moving target)
+    key = {"GAN": "d", "VAE": "g", "AA": "g", "AR": "main", "NF": "main"}[spec.family]
+    h = np.asarray(hist[key])
+    assert np.all(np.isfinite(h)) and np.all(np.isfinite(hist.get("g", [0.0])))
+    if spec.family == "GAN":  # the critic first learns to separate, before the generator catches up
+        assert h[4:8].mean() < h[:4].mean(), (key, h)
+    else:
+        assert h[-6:].mean() < h[:6].mean(), (key, h)
+    if spec.family in ("AR", "NF"):
+        assert np.mean(hist["upsampler"][-6:]) < np.mean(hist["upsampler"][:6])
+    out = sample_gm(gm, 4, training_images(spec.content, S))
+    assert out.shape == (4, S, S, 3) and out.dtype == np.uint8
+
+
+def test_each_loss_flag_changes_the_objective():
+    """Same GAN, same data and seed: toggling any extra term / adversarial type changes the first G loss."""
+    import keras
+
+    from reparse_tf.zoo.content import training_images
+    from reparse_tf.zoo.models import build_gm
+    from reparse_tf.zoo.train import train_gm
+
+    first = {}
+    for losses in [("LS",), ("L1", "LS"), ("L2", "LS"), ("MSE", "LS"), ("MMD", "LS"), ("WGAN",), ("Hinge",),
+                   ("Adversarial",), ("CE",)]:
+        keras.utils.set_random_seed(0)
+        gm = build_gm(_spec(losses=losses, fc_layers=1, blocks=1, layers_per_block=1), S)
+        first[losses] = train_gm(gm, training_images("digits", S), steps=1, batch=8, seed=0)["g"][0]
+    assert len({round(v, 6) for v in first.values()}) == len(first), first
+
+
+def test_tiny_zoo_layout_and_labels(tiny_zoo):
+    table = read_labels(tiny_zoo / "labels.csv")
+    assert len(table) >= 10 and set(table.gm_types) == set(FAMILIES)
+    for gm in table.gms:
+        assert len(list((tiny_zoo / gm).glob("*.png"))) >= 32
+        rec = json.loads((tiny_zoo / "specs" / f"{gm}.json").read_text())
+        assert np.allclose(rec["labels"], table.values[table.row(gm)])
+    assert (tiny_zoo / "sample_sheet.png").stat().st_size > 0
+    cov = json.loads((tiny_zoo / "coverage.json").read_text())
+    assert cov["complete"] and cov["gms"] == len(table)
+    assert not list(tiny_zoo.glob("*.tmp"))
+    # labels are counted from the networks: architecture columns vary across GMs
+    schema = load_schema()
+    assert len(np.unique(table.column("parameters", schema))) == len(table)
+
+
+def test_spec_drawing_is_deterministic_and_seed_dependent():
+    a, b, c = draw_specs("standard", seed=3), draw_specs("standard", seed=3), draw_specs("standard", seed=4)
+    assert [s.to_json() for s in a] == [s.to_json() for s in b]
+    assert [s.to_json() for s in a] != [s.to_json() for s in c]
+    assert GMSpec.from_json(json.loads(a[5].dumps())) == a[5]
+
+
+def test_counted_labels_deterministic():
+    from reparse_tf.zoo.models import build_gm, count_labels
+
+    spec = draw_specs("tiny", seed=1, image_size=32)[4]
+    assert np.array_equal(count_labels(build_gm(spec, 32)), count_labels(build_gm(spec, 32)))
+
+
+def test_resume_after_interruption(tiny_zoo, tmp_path):
+    from reparse_tf.zoo.build import build_zoo
+
+    root = tmp_path / "zoo"
+    shutil.copytree(tiny_zoo, root)
+    victim = read_labels(root / "labels.csv").gms[-1]
+    shutil.rmtree(root / victim)  # interrupted while this GM was being written
+    (root / f"{victim}.tmp").mkdir()
+    (root / f"{victim}.tmp" / "00000.png").write_bytes(b"partial")
+    mtimes = {g.name: g.stat().st_mtime_ns for g in root.iterdir() if g.is_dir() and g.name != victim}
+    build_zoo(root, preset="tiny", seed=0, progress=False)
+    assert len(list((root / victim).glob("*.png"))) >= 32 and not (root / f"{victim}.tmp").exists()
+    assert all(root.joinpath(n).stat().st_mtime_ns == t for n, t in mtimes.items())  # finished GMs untouched
+    a, b = read_labels(root / "labels.csv"), read_labels(tiny_zoo / "labels.csv")
+    assert a.gms == b.gms and np.array_equal(a.values, b.values)  # same seed, same labels
+
+
+def test_standard_preset_coverage_by_construction():
+    schema = load_schema()
+    specs = draw_specs("standard", seed=0)
+    assert len(specs) >= 60
+    fams = {f: sum(s.family == f for s in specs) for f in FAMILIES}
+    assert min(fams.values()) >= 3
+    field = {"normalization_type": "normalization", "nonlinearity_last_layer": "last_act",
+             "nonlinearity_blocks": "block_act", "upsampling_type": "upsampling"}
+    for p in schema.discrete_architecture:
+        if p.name in field:
+            vals = [getattr(s, field[p.name]) for s in specs]
+        else:
+            vals = ["used" if getattr(s, {"skip_connection": "skip"}.get(p.name, p.name)) else "not_used"
+                    for s in specs]
+        assert all(vals.count(c) >= 3 for c in p.classes), (p.name, vals)
+    for p in schema.losses:
+        assert sum(p.name.removeprefix("loss_") in s.losses for s in specs) >= 3, p.name
+    assert len({s.content for s in specs}) == 4 and len({s.width for s in specs}) >= 5
+    assert {s.blocks for s in specs} >= {1, 2, 3, 4}
+    # content is not tied to the architecture: each content appears with several families
+    assert all(len({s.family for s in specs if s.content == c}) >= 3 for c in {s.content for s in specs})
+    with pytest.raises(ValueError, match="preset"):
+        draw_specs("huge")
+    assert replace(specs[0], name="x").name == "x"

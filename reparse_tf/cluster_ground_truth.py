@@ -160,8 +160,8 @@ class ClusterGroundTruth:
                 "cluster_types": self.cluster_types, "k_per_type": self.k_per_type,
                 "n_clusters": self.n_clusters, "inertias": self.inertias,
                 "normalizer": self.normalizer.to_json(),
-                "clusters": [{"id": c, "gm_type": t, "members": [g for g, k in zip(self.gms, self.cluster_of)
-                                                                   if k == c]}
+                "clusters": [{"id": c, "gm_type": t,
+                              "members": [g for g, k in zip(self.gms, self.cluster_of, strict=True) if k == c]}
                              for c, t in enumerate(self.cluster_types)]}
 
     def save(self, out_dir: str | Path) -> Path:
@@ -315,7 +315,7 @@ def run_cluster_ground_truth(examples_dir: str | Path, out_dir: str | Path, fold
     schema = load_schema()
     rows = [{"gm": g, "gm_type": t, "content": c, "values": v.tolist(), "fold": folds.get(g, -1),
              "count": counts.get(g, 0)}
-            for g, t, c, v in zip(labels.gms, labels.gm_types, labels.contents, labels.values)]
+            for g, t, c, v in zip(labels.gms, labels.gm_types, labels.contents, labels.values, strict=True)]
     out_dir = Path(out_dir)
 
     def compute(gm_rows: list[dict]) -> str:

@@ -68,7 +68,7 @@ PRESETS: dict[str, Preset] = {
                    jit_compile=False, run_eagerly=True),
     "cpu": Preset("cpu", fen_depth=5, fen_width=16, encoder_filters=(16, 32, 64, 64), encoder_pool="avg",
                   feature_dim=128, parser_dim=64, cnn_width=16, batch_size=32, learning_rate=1e-3, epochs=4,
-                  images_per_gm=150, dtype_policy="mixed_bfloat16"),
+                  images_per_gm=150, dtype_policy="mixed_bfloat16", jit_compile=True),
     "paper": Preset("paper"),
 }
 

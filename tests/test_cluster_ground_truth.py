@@ -22,7 +22,8 @@ SCHEMA = load_schema()
 
 
 def hand_table() -> LabelTable:
-    """5 GANs in two obvious groups (a1,a2,a3 | b1,b2; a3 differs in one discrete parameter), 1 VAE, and a test GM t1 with extreme values."""
+    """5 GANs in two obvious groups (a1,a2,a3 | b1,b2; a3 differs in one discrete parameter), 1 VAE,
+    and a test GM t1 with extreme values."""
     n = len(SCHEMA)
     ci, di = SCHEMA.continuous_index, SCHEMA.discrete_index
     rows = {}

@@ -77,7 +77,7 @@ def test_gradients_flow_through_the_fft():
     before = [np.array(w) for w in layer.get_weights()]
     model.train_on_batch(x, None)
     after = layer.get_weights()
-    assert any(not np.allclose(b, a) for b, a in zip(before, after))
+    assert any(not np.allclose(b, a) for b, a in zip(before, after, strict=True))
     total = float(ops.convert_to_numpy(fingerprint_loss(ops.convert_to_tensor(x), 13)))
     ref = numpy_terms(x.astype(np.float64), 13)
     assert total == pytest.approx(0.05 * ref["magnitude"] + 0.001 * ref["spectrum"] + 0.1 * ref["repetitive"]

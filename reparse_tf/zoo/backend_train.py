@@ -36,7 +36,7 @@ def make_step(loss_fn: Callable, variables: Sequence, optimizer: keras.optimizer
         import jax
 
         def pure(tvals, svals, *args):
-            mapping = list(zip(variables, tvals)) + list(zip(state, svals))
+            mapping = list(zip(variables, tvals, strict=False)) + list(zip(state, svals, strict=False))
             with keras.StatelessScope(state_mapping=mapping) as scope:
                 loss = loss_fn(*args)
             return loss, [scope.get_current_value(v) for v in state]
@@ -47,7 +47,7 @@ def make_step(loss_fn: Callable, variables: Sequence, optimizer: keras.optimizer
             (loss, new_state), grads = grad_fn([v.value for v in variables], [v.value for v in state],
                                                *[np.asarray(a, "float32") for a in args])
             optimizer.apply(grads, variables)
-            for v, val in zip(state, new_state):
+            for v, val in zip(state, new_state, strict=False):
                 if val is not None:
                     v.assign(val)
             return float(loss)

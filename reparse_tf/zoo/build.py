@@ -93,7 +93,7 @@ def sample_sheet(out_root: Path, gms: list[str], path: Path) -> Path:
     fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.8 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, gm in zip(axes.flat, gms):
+    for ax, gm in zip(axes.flat, gms, strict=False):
         first = sorted((out_root / gm).glob("*.png"))[0]
         ax.imshow(np.asarray(Image.open(first)))
         ax.set_title(gm, fontsize=7)

@@ -131,7 +131,7 @@ class ConvBlock(layers.Layer):
         if self.up is not None:
             x = self.up(x)
         h = x
-        for conv, nl, act in zip(self.convs, self.norms, self.acts):
+        for conv, nl, act in zip(self.convs, self.norms, self.acts, strict=False):
             h = conv(h)
             if isinstance(nl, AdaIN):
                 h = nl(h, style)

@@ -38,8 +38,14 @@ ADVERSARIAL_TERMS = ("LS", "WGAN", "Adversarial", "Hinge", "CE")
 WGAN_CLIP = 0.01
 
 
+def _f32(*xs):
+    """Losses are computed in float32 (generators may run in a mixed-precision policy)."""
+    return [ops.cast(x, "float32") for x in xs]
+
+
 def recon(kind: str, pred, target):
     """L1 / L2 / MSE between paired batches."""
+    pred, target = _f32(pred, target)
     d = ops.reshape(pred - target, (ops.shape(pred)[0], -1))
     if kind == "L1":
         return ops.mean(ops.abs(d))
@@ -68,6 +74,7 @@ def _pooled(x, size: int = 16):
 
 def mmd(fake, real):
     """Gaussian-kernel MMD^2 between two batches (biased estimator)."""
+    fake, real = _f32(fake, real)
     a, b = _pooled(fake), _pooled(real)
     dim = ops.cast(ops.shape(a)[1], a.dtype)
 
@@ -80,6 +87,7 @@ def mmd(fake, real):
 
 def d_loss(kind: str, d_real, d_fake):
     """Discriminator / critic objective of an adversarial loss type."""
+    d_real, d_fake = _f32(d_real, d_fake)
     if kind == "LS":
         return 0.5 * ops.mean(ops.square(d_real - 1)) + 0.5 * ops.mean(ops.square(d_fake))
     if kind == "WGAN":
@@ -93,6 +101,7 @@ def d_loss(kind: str, d_real, d_fake):
 
 def g_loss(kind: str, d_fake):
     """Generator objective of an adversarial loss type."""
+    (d_fake,) = _f32(d_fake)
     if kind == "LS":
         return 0.5 * ops.mean(ops.square(d_fake - 1))
     if kind in ("WGAN", "Hinge"):
@@ -112,4 +121,5 @@ def adversarial_type(losses) -> str | None:
 
 def kl_normal(mu, logvar):
     """KL(N(mu, exp(logvar)) || N(0, I)), summed over latent dims, batch mean."""
+    mu, logvar = _f32(mu, logvar)
     return ops.mean(0.5 * ops.sum(ops.exp(logvar) + ops.square(mu) - 1.0 - logvar, axis=-1))

@@ -185,8 +185,7 @@ def build_gm(spec: GMSpec, image_size: int = 64, n_classes: int = 2) -> GM:
 # ---------------------------------------------------------------------------------------------
 # label counting
 def _walk(model: keras.Model):
-    for layer in model._flatten_layers(include_self=False, recursive=True):
-        yield layer
+    yield from model._flatten_layers(include_self=False, recursive=True)
 
 
 def _act_class(layer) -> str | None:

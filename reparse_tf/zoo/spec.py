@@ -37,7 +37,8 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "tiny": Preset({"GAN": 3, "VAE": 2, "AA": 2, "AR": 2, "NF": 2}, 32, 30, 8, 30, (8, 12, 16), 8),
-    "standard": Preset({"GAN": 24, "VAE": 10, "AA": 10, "AR": 8, "NF": 8}, 300, 400, 32, 400),
+    "standard": Preset({"GAN": 24, "VAE": 10, "AA": 10, "AR": 8, "NF": 8}, 300, 150, 16, 150,
+                       (8, 12, 16, 24, 32), 16),
     "large": Preset({"GAN": 60, "VAE": 25, "AA": 25, "AR": 20, "NF": 20}, 1000, 3000, 64, 3000),
 }
 
@@ -95,23 +96,23 @@ def _balanced(n: int, options: list, rng: np.random.Generator) -> list:
 def _losses(family: str, n: int, rng: np.random.Generator) -> list[tuple[str, ...]]:
     out: list[set[str]] = [set() for _ in range(n)]
     if family == "GAN":
-        for s, a in zip(out, _balanced(n, list(ADVERSARIAL), rng)):
+        for s, a in zip(out, _balanced(n, list(ADVERSARIAL), rng), strict=False):
             s.add(a)
         for extra in (*RECON, "MMD"):
-            for s, use in zip(out, _balanced(n, [False, False, True], rng)):
+            for s, use in zip(out, _balanced(n, [False, False, True], rng), strict=False):
                 if use:
                     s.add(extra)
     elif family == "VAE":
         for s, r, m, a in zip(out, _balanced(n, list(RECON), rng), _balanced(n, [False, True], rng),
-                              _balanced(n, [None, "LS", "Hinge", "Adversarial"], rng)):
+                              _balanced(n, [None, "LS", "Hinge", "Adversarial"], rng), strict=False):
             s.update({"KL", r} | ({"MMD"} if m else set()) | ({a} if a else set()))
     elif family == "AA":
         for s, atk, pen, real in zip(out, _balanced(n, ["CE", "Hinge"], rng), _balanced(n, [*RECON, None], rng),
-                                     _balanced(n, [None, "LS", "Adversarial"], rng)):
+                                     _balanced(n, [None, "LS", "Adversarial"], rng), strict=False):
             s.update({atk} | ({pen} if pen else set()) | ({real} if real else set()))
     elif family in ("AR", "NF"):
         main = "CE" if family == "AR" else "KL"
-        for s, r in zip(out, _balanced(n, list(RECON), rng)):
+        for s, r in zip(out, _balanced(n, list(RECON), rng), strict=False):
             s.update({main, r})
     order = [p.name.removeprefix("loss_") for p in load_schema().losses]
     return [tuple(x for x in order if x in s) for s in out]

@@ -223,7 +223,7 @@ def train_gm(gm: GM, images: np.ndarray, classes: np.ndarray | None = None, step
         for _ in range(steps):
             idx = rng.choice(n, batch, replace=False)
             hist["main"].append(main_step(*feed(idx)))
-            hist["upsampler"].append(up_step(to_model(low[idx], "none") if False else low[idx], data[idx]))
+            hist["upsampler"].append(up_step(low[idx], data[idx]))
         return hist
     raise ValueError(f"unknown GM family {fam!r}")
 

@@ -23,7 +23,7 @@ def assign_folds(gms: list[str], gm_types: list[str], n_folds: int = 4, seed: in
         raise ValueError(f"{len(gms)} GMs cannot fill {n_folds} folds: need at least one test GM per fold")
     rng = np.random.default_rng(seed)
     by_type: dict[str, list[str]] = {}
-    for gm, t in zip(gms, gm_types):
+    for gm, t in zip(gms, gm_types, strict=True):
         by_type.setdefault(t, []).append(gm)
     sizes = np.zeros(n_folds, dtype=int)
     folds: dict[str, int] = {}

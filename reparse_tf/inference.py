@@ -44,6 +44,7 @@ class ModelParser:
         names = ["final_continuous", *(f"final_{p.name}" for p in self.schema.discrete)]
         self._predict_model = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
         self._embed_model = keras.Model(model.inputs, model.get_layer("embedding").output)
+        self._forward_model = keras.Model(model.inputs, [*self._predict_model.outputs, self._embed_model.output])
         # the constraint layer is the identity on the FEN output (a nested model's own .output
         # belongs to its inner graph); the CNN backbone has neither
         names = {layer.name for layer in model.layers}
@@ -85,6 +86,13 @@ class ModelParser:
         probs = [np.asarray(o, np.float32) for o in outs[1:]]
         discrete = np.stack([pr.argmax(axis=-1) for pr in probs], axis=1).astype(np.int64)
         return Predictions(cont, self.normalizer.inverse_transform(cont), discrete, probs)
+
+    def forward(self, images) -> dict:
+        """Symbolic-friendly forward pass (keras ops, any backend tensor of uint8 images ``[N,H,W,3]``):
+        ``{"continuous": [N, 9] normalised, "probs": 16 x [N, C_m], "embedding": [N, D]}``. Used by the
+        serving export, which traces it into a SavedModel signature."""
+        outs = self._forward_model(images, training=False)
+        return {"continuous": outs[0], "probs": list(outs[1:-1]), "embedding": outs[-1]}
 
     def fingerprints(self, images: np.ndarray, batch_size: int = 64) -> np.ndarray | None:
         """FEN output ``[N, H, W, 3]`` float32 (None for the CNN backbone, which has no FEN)."""

@@ -63,7 +63,7 @@ class LabelTable:
         rows = []
         for i, gm in enumerate(self.gms):
             row = {"gm": gm, "gm_type": self.gm_types[i], "content": self.contents[i]}
-            row.update({p.name: _fmt(v) for p, v in zip(schema.params, self.values[i])})
+            row.update({p.name: _fmt(v) for p, v in zip(schema.params, self.values[i], strict=True)})
             rows.append(row)
         return rows
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
@@ -136,7 +136,7 @@ class HyperparameterSchema:
         values = list(values)
         if len(values) != len(self.params):
             return [f"expected {len(self.params)} values, got {len(values)}"]
-        return [msg for p, v in zip(self.params, values) if (msg := p.validate(v))]
+        return [msg for p, v in zip(self.params, values, strict=True) if (msg := p.validate(v))]
 
     def table(self) -> list[dict[str, str]]:
         """Rows describing the schema, for ``reparse schema`` and reports."""
@@ -169,7 +169,7 @@ def _parse(raw: dict) -> HyperparameterSchema:
                                 tuple(raw.get("image_extensions", ())), int(raw.get("version", 1)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(path: str | Path = SCHEMA_PATH) -> HyperparameterSchema:
     """Load the hyperparameter schema (cached)."""
     path = Path(path)

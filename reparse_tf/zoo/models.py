@@ -3,7 +3,8 @@
 Families (all image tensors are NHWC, generator output range set by the last nonlinearity):
 
 * GAN: ``z -> fc stack -> reshape -> up blocks -> conv -> last act``; with ``downsampling`` it is
-  image-conditional (pix2pix-like): ``coarse image -> encoder (strided conv / conv+pool) -> flatten -> ...``.
+  image-conditional (pix2pix-like): ``coarse image -> encoder (strided conv / conv+pool) -> flatten ->
+  Dense(64) bottleneck -> fc stack -> ...``.
 * VAE: encoder ``image -> [down stages] -> flatten -> Dense(2 * latent)``, decoder as the GAN generator.
 * AA: a perturbation generator (AdvGAN-like, image -> encoder -> fc -> up blocks -> delta) attacking a
   small victim classifier trained on the content's classes.
@@ -129,8 +130,9 @@ def build_gm(spec: GMSpec, image_size: int = 64, n_classes: int = 2) -> GM:
     nets: dict[str, keras.Model] = {}
     if fam in ("GAN", "AA") and (spec.downsampling or fam == "AA"):
         x = keras.Input((s, s, 3), name="image")
-        nets["generator"] = keras.Model(x, _vector_decoder(_image_to_vector(x, spec, "enc"), spec, s, "dec"),
-                                        name="generator")
+        v = layers.Dense(FC_UNITS, name="enc_fc")(_image_to_vector(x, spec, "enc"))  # bottleneck
+        v = activation(spec.block_act, "enc_fc_act")(v)
+        nets["generator"] = keras.Model(x, _vector_decoder(v, spec, s, "dec"), name="generator")
         parsed = ["generator"]
     elif fam == "GAN":
         z = keras.Input((spec.latent_dim,), name="z")

@@ -38,6 +38,13 @@ def has_tensorflow() -> bool:
     return importlib.util.find_spec("tensorflow") is not None
 
 
+def tfrecords_usable() -> bool:
+    """TFRecords need TensorFlow installed *and* the TensorFlow Keras backend (the trainer's tf.data path)."""
+    import keras
+
+    return has_tensorflow() and keras.backend.backend() == "tensorflow"
+
+
 def _write_json(path: Path, payload: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -69,7 +76,7 @@ def prepare_examples(out_dir: Path, zoo: str, data: str | Path | None, seed: int
         return examples
     from reparse_tf.ingest import run_ingest
 
-    fmt = "tfrecord" if has_tensorflow() else "npz"
+    fmt = "tfrecord" if tfrecords_usable() else "npz"
     print(f"[reparse benchmark] ingesting {root} ({fmt}) -> {examples}")
     run_ingest(root, examples, image_size=image_size, n_folds=n_folds, seed=seed, output_format=fmt)
     return examples
@@ -109,6 +116,10 @@ def run_one(cache: Path, examples_dir: Path, cluster_dir: Path, fold: int, varia
               "eval_dir": str(cache / "eval")}
     _write_json(result_path, result)
     return result
+
+
+def _run_one_star(args: tuple) -> dict:
+    return run_one(*args)
 
 
 def comparison_table(per_variant: dict[str, dict[int, dict]]) -> dict[str, dict[str, dict]]:
@@ -169,7 +180,8 @@ def run_benchmark(out_dir: str | Path, zoo: str = "standard", preset: str = "cpu
                   folds: list[int] | None = None, variants: list[str] | None = None, n_shuffles: int | None = None,
                   seed: int = 0, epochs: int | None = None, tfma: bool = True, report: bool = True,
                   train_fn: Callable | None = None, evaluate_fn: Callable | None = None,
-                  cluster_fn: Callable | None = None, examples_dir: str | Path | None = None) -> dict:
+                  cluster_fn: Callable | None = None, examples_dir: str | Path | None = None,
+                  workers: int = 1) -> dict:
     """Train and evaluate every variant on every fold; return (and write) the comparison.
 
     Args:
@@ -179,6 +191,7 @@ def run_benchmark(out_dir: str | Path, zoo: str = "standard", preset: str = "cpu
         variants: subset of :data:`VARIANTS`; n_shuffles: random-GT shuffles (default 1 on cpu, else 3).
         train_fn / evaluate_fn / cluster_fn: injectable (tests); default to the library entry points.
         examples_dir: skip zoo/ingest and use this examples dir.
+        workers: train/evaluate this many (variant, fold) jobs at once in spawned processes (GPU hosts).
     """
     from tqdm import tqdm
 
@@ -197,15 +210,27 @@ def run_benchmark(out_dir: str | Path, zoo: str = "standard", preset: str = "cpu
     jobs = [(v, k, s) for k in folds for v in variants for s in range(n_shuffles if v == "random_gt" else 1)]
     per_variant: dict[str, dict[int, dict]] = {v: {} for v in variants}
     shuffles: dict[tuple[str, int], list[dict]] = {}
-    for v, k, s in tqdm(jobs, desc="benchmark", unit="model"):
+    for k in folds:
         cluster_dir = out_dir / "cluster_gt" / f"fold{k}"
         if not (cluster_dir / "cluster_gt.json").is_file():
             cluster_fn(examples, cluster_dir, k, seed)
+
+    def job_args(v: str, k: int, s: int) -> tuple:
         cache = out_dir / "cache" / f"{v}-fold{k}"
         if v == "random_gt":
             cache = cache / f"shuffle{s}"
-        r = run_one(cache, examples, cluster_dir, k, VARIANTS[v], preset, seed + s, epochs, tfma, train_fn, evaluate_fn)
-        shuffles.setdefault((v, k), []).append(r)
+        return (cache, examples, out_dir / "cluster_gt" / f"fold{k}", k, VARIANTS[v], preset, seed + s, epochs,
+                tfma, train_fn, evaluate_fn)
+
+    if workers > 1 and len(jobs) > 1:  # independent (variant, fold) jobs in spawned processes; results cached
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(min(workers, len(jobs))) as pool:
+            for _ in tqdm(pool.imap_unordered(_run_one_star, [job_args(*j) for j in jobs]), total=len(jobs),
+                          desc="benchmark", unit="model"):
+                pass
+    for v, k, s in tqdm(jobs, desc="benchmark", unit="model", disable=workers > 1):
+        shuffles.setdefault((v, k), []).append(run_one(*job_args(v, k, s)))
     for (v, k), rs in shuffles.items():
         if v == "random_gt":  # fold value = mean over shuffles, cached beside the shuffles
             summary = {key: mean_std([r["summary"].get(key) for r in rs])["mean"] for key in SUMMARY_KEYS}

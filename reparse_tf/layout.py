@@ -70,7 +70,7 @@ def scan_layout(root: str | Path, labels: str | Path | None = None, n_folds: int
         raise LayoutError(str(exc)) from None
     exts = {e.lower() for e in schema.image_extensions}
     known = ", ".join(sorted(exts))
-    folders = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    folders = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
     problems: list[str] = []
     no_row = [f for f in folders if f not in set(table.gms)]
     no_folder = [g for g in table.gms if g not in set(folders)]

@@ -118,12 +118,12 @@ def test_tiny_zoo_layout_and_labels(tiny_zoo):
     assert len(table) >= 10 and set(table.gm_types) == set(FAMILIES)
     for gm in table.gms:
         assert len(list((tiny_zoo / gm).glob("*.png"))) >= 32
-        rec = json.loads((tiny_zoo / "specs" / f"{gm}.json").read_text())
+        rec = json.loads((tiny_zoo / "_specs" / f"{gm}.json").read_text())
         assert np.allclose(rec["labels"], table.values[table.row(gm)])
     assert (tiny_zoo / "sample_sheet.png").stat().st_size > 0
     cov = json.loads((tiny_zoo / "coverage.json").read_text())
     assert cov["complete"] and cov["gms"] == len(table)
-    assert not list(tiny_zoo.glob("*.tmp"))
+    assert not list(tiny_zoo.glob(".*.tmp"))
     # labels are counted from the networks: architecture columns vary across GMs
     schema = load_schema()
     assert len(np.unique(table.column("parameters", schema))) == len(table)
@@ -151,11 +151,11 @@ def test_resume_after_interruption(tiny_zoo, tmp_path):
     gms = read_labels(root / "labels.csv").gms
     victim = gms[-1]
     shutil.rmtree(root / victim)  # interrupted while this GM was being written
-    (root / f"{victim}.tmp").mkdir()
-    (root / f"{victim}.tmp" / "00000.png").write_bytes(b"partial")
+    (root / f".{victim}.tmp").mkdir()
+    (root / f".{victim}.tmp" / "00000.png").write_bytes(b"partial")
     mtimes = {g: (root / g).stat().st_mtime_ns for g in gms[:-1]}
     build_zoo(root, preset="tiny", seed=0, progress=False)
-    assert len(list((root / victim).glob("*.png"))) >= 32 and not (root / f"{victim}.tmp").exists()
+    assert len(list((root / victim).glob("*.png"))) >= 32 and not (root / f".{victim}.tmp").exists()
     assert all(root.joinpath(n).stat().st_mtime_ns == t for n, t in mtimes.items())  # finished GMs untouched
     a, b = read_labels(root / "labels.csv"), read_labels(tiny_zoo / "labels.csv")
     assert a.gms == b.gms and np.array_equal(a.values, b.values)  # same seed, same labels
@@ -185,3 +185,11 @@ def test_standard_preset_coverage_by_construction():
     with pytest.raises(ValueError, match="preset"):
         draw_specs("huge")
     assert replace(specs[0], name="x").name == "x"
+
+
+def test_tiny_zoo_passes_the_ingest(tiny_zoo, tiny_examples):
+    manifest = json.loads((tiny_examples / "manifest.json").read_text())
+    table = read_labels(tiny_zoo / "labels.csv")
+    assert manifest["skipped"] == [] and manifest["duplicates"] == []
+    assert {gm: len(list((tiny_zoo / gm).glob("*.png"))) for gm in table.gms} == manifest["counts"]
+    assert set(manifest["folds"]) == set(table.gms)

@@ -24,6 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-tfma", action="store_true", help="skip TFMA sliced metrics")
+    p.add_argument("--workers", type=int, default=1,
+                   help="train/evaluate this many (variant, fold) jobs at once (GPU hosts; default 1)")
     p.add_argument("--out", required=True, help="output dir (cache, tables, report)")
     p.set_defaults(func=run)
 
@@ -33,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
 
     result = run_benchmark(args.out, zoo=args.zoo, preset=args.preset, data=args.data, folds=args.folds,
                            variants=[v.strip() for v in args.variants.split(",") if v.strip()],
-                           n_shuffles=args.shuffles, seed=args.seed, epochs=args.epochs, tfma=not args.no_tfma)
+                           n_shuffles=args.shuffles, seed=args.seed, epochs=args.epochs, tfma=not args.no_tfma,
+                           workers=args.workers)
     for g in result["goals"]:
         status = "met" if g["met"] else "NOT met" if g["met"] is not None else "not measured"
         print(f"goal {status}: {g['goal']} ({g['detail']})")

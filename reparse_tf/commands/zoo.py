@@ -14,6 +14,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--image-size", type=int, default=64)
     b.add_argument("--limit", type=int, default=None, help="build at most this many unfinished GMs")
+    b.add_argument("--workers", type=int, default=1,
+                   help="build GMs in this many processes (GPU hosts / many cores; default 1)")
     b.set_defaults(func=run_build)
 
 
@@ -28,7 +30,8 @@ def run_build(args: argparse.Namespace) -> int:
     from reparse_tf.zoo.build import build_zoo
 
     t0 = time.time()
-    root = build_zoo(args.out, preset=args.preset, seed=args.seed, image_size=args.image_size, limit=args.limit)
+    root = build_zoo(args.out, preset=args.preset, seed=args.seed, image_size=args.image_size, limit=args.limit,
+                      workers=args.workers)
     cov = json.loads((Path(root) / "coverage.json").read_text())
     console = Console(width=140)
     table = Table(title=f"zoo coverage ({cov['gms']} GMs)")
@@ -42,5 +45,5 @@ def run_build(args: argparse.Namespace) -> int:
         table.add_row(name, f"min {r['min']:g}  median {r['median']:g}  max {r['max']:g}")
     console.print(table)
     print(f"zoo ({args.preset}, {'complete' if cov.get('complete') else 'partial'}) written to {root} "
-          f"in {time.time() - t0:.0f}s: <gm>/*.png, labels.csv, specs/, coverage.json, sample_sheet.png")
+          f"in {time.time() - t0:.0f}s: <gm>/*.png, labels.csv, _specs/, coverage.json, sample_sheet.png")
     return 0

@@ -1,9 +1,9 @@
 """Build the GM zoo: draw specs, build + train + sample every GM, write the RED layout.
 
 ``build_zoo(out_root, preset="tiny", seed=0, image_size=64)`` writes ``ROOT/<gm>/*.png``,
-``ROOT/labels.csv``, ``ROOT/specs/<gm>.json``, ``ROOT/coverage.json`` and ``ROOT/sample_sheet.png``.
-Each GM is written to ``ROOT/<gm>.tmp`` and renamed when complete; a rerun skips finished GMs (their
-labels are re-read from ``specs/<gm>.json``), so an interrupted build resumes.
+``ROOT/labels.csv``, ``ROOT/_specs/<gm>.json``, ``ROOT/coverage.json`` and ``ROOT/sample_sheet.png``.
+Each GM is written to ``ROOT/.<gm>.tmp`` and renamed when complete; a rerun skips finished GMs (their
+labels are re-read from ``_specs/<gm>.json``), so an interrupted build resumes.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def build_one(spec: GMSpec, out_root: Path, preset: str, image_size: int) -> dic
     steps = p.ar_steps if spec.family in ("AR", "NF") else p.steps
     history = train_gm(gm, images, classes, steps=steps, batch=p.batch, seed=spec.seed)
     samples = sample_gm(gm, p.images_per_gm, images, seed=spec.seed)
-    tmp = out_root / f"{spec.name}.tmp"
+    tmp = out_root / f".{spec.name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for i, im in enumerate(samples):
@@ -53,7 +53,7 @@ def build_one(spec: GMSpec, out_root: Path, preset: str, image_size: int) -> dic
         "seconds": round(time.time() - t0, 2),
         "summary": {k: gm.nets[k].count_params() for k in gm.parsed},
     }
-    specs_dir = out_root / "specs"
+    specs_dir = out_root / "_specs"
     specs_dir.mkdir(exist_ok=True)
     spec_tmp = specs_dir / f"{spec.name}.json.tmp"
     spec_tmp.write_text(json.dumps(record, indent=2))
@@ -105,31 +105,50 @@ def sample_sheet(out_root: Path, gms: list[str], path: Path) -> Path:
     return path
 
 
+def _finished(spec: GMSpec, out_root: Path, image_size: int) -> dict | None:
+    """The stored record of a GM already built with this exact spec, else None."""
+    spec_file = out_root / "_specs" / f"{spec.name}.json"
+    if (out_root / spec.name).is_dir() and spec_file.is_file():
+        rec = json.loads(spec_file.read_text())
+        if rec["spec"] == spec.to_json() and rec["image_size"] == image_size:
+            return rec
+    return None
+
+
+def _build_task(args: tuple[GMSpec, Path, str, int]) -> str:
+    spec = args[0]
+    build_one(*args)
+    return spec.name
+
+
 def build_zoo(out_root: str | Path, preset: str = "tiny", seed: int = 0, image_size: int = 64,
-              limit: int | None = None, progress: bool = True) -> Path:
+              limit: int | None = None, progress: bool = True, workers: int = 1) -> Path:
     """Build (or resume) a zoo preset into ``out_root`` (RED layout); ``limit`` builds only the first
-    ``limit`` unfinished GMs (labels/sheet are then written for the finished ones)."""
+    ``limit`` unfinished GMs (labels/sheet are then written for the finished ones). ``workers > 1``
+    builds GMs in that many spawned processes (same result: each GM is seeded by its spec)."""
     from tqdm import tqdm
 
     out_root = Path(out_root)
     out_root.mkdir(parents=True, exist_ok=True)
     specs = draw_specs(preset, seed, image_size)
-    records: list[dict] = []
-    built = 0
+    todo = [spec for spec in specs if _finished(spec, out_root, image_size) is None][:limit]
     t0 = time.time()
-    bar = tqdm(specs, desc=f"zoo {preset}", unit="gm", disable=not progress)
-    for spec in bar:
-        spec_file = out_root / "specs" / f"{spec.name}.json"
-        if (out_root / spec.name).is_dir() and spec_file.is_file():
-            rec = json.loads(spec_file.read_text())
-            if rec["spec"] == spec.to_json() and rec["image_size"] == image_size:
-                records.append(rec)
-                continue
-        if limit is not None and built >= limit:
-            continue
-        bar.set_postfix_str(f"{spec.name} ({spec.family}, {spec.content})")
-        records.append(build_one(spec, out_root, preset, image_size))
-        built += 1
+    bar = tqdm(total=len(todo), desc=f"zoo {preset}", unit="gm", disable=not progress)
+    if workers > 1 and len(todo) > 1:
+        import multiprocessing
+
+        with multiprocessing.get_context("spawn").Pool(min(workers, len(todo))) as pool:
+            for name in pool.imap_unordered(_build_task, [(s, out_root, preset, image_size) for s in todo]):
+                bar.set_postfix_str(name)
+                bar.update()
+    else:
+        for spec in todo:
+            bar.set_postfix_str(f"{spec.name} ({spec.family}, {spec.content})")
+            build_one(spec, out_root, preset, image_size)
+            bar.update()
+    bar.close()
+    built = len(todo)
+    records = [rec for spec in specs if (rec := _finished(spec, out_root, image_size)) is not None]
     schema = load_schema()
     table = LabelTable([r["spec"]["name"] for r in records], [r["gm_type"] for r in records],
                        [r["content"] for r in records], np.array([r["labels"] for r in records]))

@@ -304,9 +304,10 @@ def read_fold_info(examples_dir: str | Path) -> tuple[LabelTable, dict[str, int]
 def run_cluster_ground_truth(examples_dir: str | Path, out_dir: str | Path, fold: int, seed: int = 0,
                              beam_args: list[str] | None = None, random_gt: bool = False) -> Path:
     """Beam component: read the ingested labels + manifest folds, keep the fold's training GMs,
-    combine them globally and compute/save the cluster ground truth into ``out_dir``."""
-    import apache_beam as beam
-    from apache_beam.options.pipeline_options import PipelineOptions
+    combine them globally and compute/save the cluster ground truth into ``out_dir``.
+
+    On hosts without Apache Beam (GPU hosts with JAX only) the same steps run in-process."""
+    import importlib.util
 
     from reparse_tf.folds import split
 
@@ -330,6 +331,13 @@ def run_cluster_ground_truth(examples_dir: str | Path, out_dir: str | Path, fold
         return str(cgt.save(out_dir))
 
     train_set = set(train_gms)
+    if importlib.util.find_spec("apache_beam") is None:
+        print("note: apache_beam is not installed; computing the cluster ground truth in-process")
+        compute([r for r in rows if r["gm"] in train_set])
+        return out_dir
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
     with beam.Pipeline(options=PipelineOptions(beam_args or [])) as p:
         _ = (p
              | "GMRows" >> beam.Create(rows)

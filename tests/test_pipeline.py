@@ -73,11 +73,12 @@ _REAL = all(importlib.util.find_spec(m)
 
 
 @pytest.mark.skipif(not _REAL, reason="library entry points (zoo, training, inference) not available yet")
-def test_cli_runs_real_tiny_pipeline_end_to_end(tmp_path, capsys):
-    """The real library on the tiny presets, once: zoo -> ... -> a SavedModel in TF Serving layout."""
+def test_cli_runs_real_tiny_pipeline_end_to_end(tiny_zoo, tmp_path, capsys):
+    """The real library on the tiny presets, once (on the session's tiny zoo, imported as --data):
+    ingest -> cluster GT -> train -> evaluate (+ TFMA) -> a SavedModel in TF Serving layout."""
     from reparse_tf.cli import main
 
-    code = main(["pipeline", "run", "--zoo-preset", "tiny", "--preset", "tiny", "--epochs", "1", "--no-tfma",
+    code = main(["pipeline", "run", "--data", str(tiny_zoo), "--preset", "tiny", "--epochs", "1",
                  "--force", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0, out[-3000:]

@@ -16,7 +16,8 @@ def _knobs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=0, help="0: the preset's number")
     p.add_argument("--no-tfma", dest="tfma", action="store_false", help="skip the TFMA slice evaluation")
     p.add_argument("--threshold", action="append", dest="thresholds", metavar="RULE",
-                   help="blessing rule '<metric> <op> <metric|number>' (repeatable; default: beat random GT)")
+                   help="blessing rule '<metric> <op> <metric|number>' (repeatable; "
+                        "default: the sanity gates of pipeline/configs.py)")
     p.add_argument("--force", action="store_true", help="push even when the model is not blessed")
     p.add_argument("--model-name", default="reparse")
     p.add_argument("--serving-dir", default="", help="push destination (run: default OUT/serving)")

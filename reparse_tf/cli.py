@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+
+# quiet TensorFlow's C++ start-up logging (CUDA probing on CPU hosts) for the CLI and its subprocesses
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # command module names under reparse_tf.commands, in help order
 COMMANDS = ("schema", "zoo", "ingest", "cluster_gt", "train", "evaluate", "benchmark", "push", "pipeline")

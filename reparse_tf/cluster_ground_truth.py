@@ -187,13 +187,10 @@ class ClusterGroundTruth:
     def load(cls, in_dir: str | Path) -> ClusterGroundTruth:
         in_dir = Path(in_dir)
         meta_path, arr_path = in_dir / "cluster_gt.json", in_dir / "arrays.npz"
-        for p in (meta_path, arr_path):
-            if not p.is_file():
-                raise FileNotFoundError(f"{p}: cluster ground truth file missing (run `reparse cluster-gt`)")
-        try:
-            meta = json.loads(meta_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{meta_path}: not valid JSON: {exc}") from exc
+        missing = "cluster ground truth file missing (run `reparse cluster-gt`)"
+        meta = _read_json(meta_path, missing)
+        if not arr_path.is_file():
+            raise FileNotFoundError(f"{arr_path}: {missing}")
         arr = np.load(arr_path)
         n_disc = len([k for k in arr.files if k.startswith("class_weights_")])
         return cls(gms=list(meta["gms"]), gm_types=list(meta["gm_types"]), cluster_of=arr["cluster_of"],
@@ -282,17 +279,22 @@ def compute_cluster_ground_truth(labels: LabelTable, train_gms: list[str], seed:
                               class_weight_basis=basis, inertias=inertias, schema_version=schema.version)
 
 
+def _read_json(path: Path, missing: str) -> dict:
+    """Parse a JSON artifact; errors name the file and the reason."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: {missing}")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON: {exc}") from exc
+
+
 # -- examples-dir / Beam component ------------------------------------------------------------
 def read_fold_info(examples_dir: str | Path) -> tuple[LabelTable, dict[str, int], dict[str, int]]:
     """(labels, folds {gm: fold}, counts {gm: n images}) of an ingested EXAMPLES DIR."""
     examples_dir = Path(examples_dir)
     manifest_path = examples_dir / "manifest.json"
-    if not manifest_path.is_file():
-        raise FileNotFoundError(f"{manifest_path}: ingest manifest not found (run `reparse ingest`)")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{manifest_path}: not valid JSON: {exc}") from exc
+    manifest = _read_json(manifest_path, "ingest manifest not found (run `reparse ingest`)")
     if "folds" not in manifest:
         raise ValueError(f"{manifest_path}: no 'folds' entry")
     labels = read_labels(examples_dir / "labels.csv")

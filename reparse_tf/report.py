@@ -226,3 +226,12 @@ def write_report(out_dir: str | Path, bench: dict, per_variant: dict[str, dict] 
         os.replace(tmp, out / name)
     print(f"[reparse report] {out / 'report.html'} (+ {len(numbers['figures'])} PNGs, report.json)")
     return out / "report.html"
+
+
+def write_model_report(result: dict, eval_dir: str | Path) -> Path:
+    """The report of one evaluated model (an :func:`reparse_tf.evaluation.evaluate_model` result whose
+    outputs are in ``eval_dir``), written beside them: ``eval_dir/report.html`` + PNGs + ``report.json``."""
+    fold = result["fold"]
+    result = {**result, "eval_dir": str(eval_dir)}
+    return write_report(Path(eval_dir), {"folds": [fold], "zoo": None, "preset": None, "n_shuffles": None},
+                        {"model": {fold: result}})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -84,5 +85,10 @@ def test_cli_runs_real_tiny_pipeline_end_to_end(tiny_zoo, tmp_path, capsys):
     assert code == 0, out[-3000:]
     version = tmp_path / "serving" / "reparse" / "1"
     assert (version / "saved_model.pb").is_file() and (version / "assets.extra" / "parser_meta.json").is_file()
-    assert (tmp_path / "report" / "evaluation.json").is_file()
+    assert (tmp_path / "report" / "evaluation.json").is_file() and (tmp_path / "report" / "report.html").is_file()
+    evaluation = json.loads((tmp_path / "report" / "evaluation.json").read_text())
+    slices = {s["slice"] for s in evaluation["tfma"]["slices"]}
+    types = {g["gm_type"] for g in evaluation["per_gm"].values()}
+    assert types and {f"gm_type={t}" for t in types} <= slices  # TFMA slices for every test GM type and GM
+    assert {f"gm={g}" for g in evaluation["per_gm"]} <= slices
     assert "artifact model" in out

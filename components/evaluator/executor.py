@@ -15,6 +15,10 @@ def execute(model: str, examples: str, evaluation: str, blessing: str, fold: int
 
     result = call("evaluator", "reparse_tf.evaluation:evaluate_model", model_dir=model, examples_dir=examples,
                   out_dir=evaluation, fold=fold, tfma=tfma) or {}
+    if result:
+        from reparse_tf.report import write_model_report
+
+        print(f"[reparse:evaluator] report: {write_model_report(result, evaluation)}", flush=True)
     verdict = check(result, list(thresholds))
     verdict.save(blessing)
     write_json(f"{blessing}/evaluation_summary.json", scalar_metadata(result))

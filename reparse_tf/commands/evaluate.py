@@ -26,11 +26,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"continuous L1 {s['continuous_l1']:.4f}  discrete F1 {s['discrete_f1']:.4f}  "
           f"loss F1 {s['loss_f1']:.4f}  (fold {result['fold']}, {result['n_test_images']} images)")
     if not args.no_report:
-        from reparse_tf.report import write_report
+        from reparse_tf.report import write_model_report
 
-        fold = result["fold"]
-        result["eval_dir"] = str(Path(args.out))
-        write_report(Path(args.out) / "report", {"folds": [fold], "zoo": None, "preset": None, "n_shuffles": None},
-                     {"model": {fold: result}})
+        print(f"[reparse evaluate] report: {write_model_report(result, Path(args.out))}")
     print(f"[reparse evaluate] outputs in {args.out}")
     return 0

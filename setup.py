@@ -30,7 +30,7 @@ setup(
         "rich",
     ],
     extras_require={
-        "test": ["pytest", "ruff"],
+        "test": ["pytest", "ruff", "jax"],  # jax: the model must also train under KERAS_BACKEND=jax
         "jax": ["jax"],
     },
     entry_points={"console_scripts": ["reparse = reparse_tf.cli:main"]},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -69,11 +68,6 @@ def test_failing_component_names_step_and_reason(standins, monkeypatch, tmp_path
         run_local(PipelineConfig(), tmp_path)
 
 
-_REAL = all(importlib.util.find_spec(m)
-            for m in ("reparse_tf.zoo.build", "reparse_tf.training", "reparse_tf.inference"))
-
-
-@pytest.mark.skipif(not _REAL, reason="library entry points (zoo, training, inference) not available yet")
 def test_cli_runs_real_tiny_pipeline_end_to_end(tiny_zoo, tmp_path, capsys):
     """The real library on the tiny presets, once (on the session's tiny zoo, imported as --data):
     ingest -> cluster GT -> train -> evaluate (+ TFMA) -> a SavedModel in TF Serving layout."""

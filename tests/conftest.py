@@ -10,14 +10,24 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def _synthetic(tmp_path_factory, size: int) -> Path:
+    from reparse_tf.synthetic import make_synthetic_layout
+
+    root = tmp_path_factory.mktemp(f"synthetic{size}")
+    make_synthetic_layout(root, n_gms=8, images_per_gm=6, size=size, seed=0)
+    return root
+
+
 @pytest.fixture(scope="session")
 def synthetic_layout(tmp_path_factory) -> Path:
     """8 GMs x 6 PNGs of 32x32 with random valid labels (read-only: copy before mutating)."""
-    from reparse_tf.synthetic import make_synthetic_layout
+    return _synthetic(tmp_path_factory, 32)
 
-    root = tmp_path_factory.mktemp("synthetic")
-    make_synthetic_layout(root, n_gms=8, images_per_gm=6, size=32, seed=0)
-    return root
+
+@pytest.fixture(scope="session")
+def layout64(tmp_path_factory) -> Path:
+    """The same synthetic GMs at 64x64 (the training presets' image size)."""
+    return _synthetic(tmp_path_factory, 64)
 
 
 @pytest.fixture(scope="session")

@@ -13,16 +13,6 @@ from reparse_tf.schema import load_schema
 
 
 @pytest.fixture(scope="session")
-def layout64(tmp_path_factory) -> Path:
-    """8 synthetic GMs x 6 PNGs of 64x64 (the tiny preset's image size)."""
-    from reparse_tf.synthetic import make_synthetic_layout
-
-    root = tmp_path_factory.mktemp("layout64")
-    make_synthetic_layout(root, n_gms=8, images_per_gm=6, size=64, seed=0)
-    return root
-
-
-@pytest.fixture(scope="session")
 def trained(layout64, tmp_path_factory) -> Path:
     from reparse_tf.training import train
 

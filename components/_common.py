@@ -18,7 +18,6 @@ import and compile.
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import sys
 import time
@@ -115,16 +114,6 @@ def scalar_metadata(values: Mapping[str, Any] | None, prefix: str = "") -> dict[
                 isinstance(v, bool | int | float | str) for v in value):
             out[name] = list(value)
     return out
-
-
-def write_json(path: str | Path, payload: Mapping[str, Any]) -> Path:
-    """Write ``payload`` as JSON to ``path`` atomically (temporary name, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
-    tmp.replace(path)
-    return path
 
 
 def _short(value: Any, limit: int = 80) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from reparse_tf.artifacts import write_json
 from reparse_tf.metrics import SUMMARY_KEYS, mean_std
 
 # variant -> keyword arguments of reparse_tf.training.train
@@ -43,14 +44,6 @@ def tfrecords_usable() -> bool:
     import keras
 
     return has_tensorflow() and keras.backend.backend() == "tensorflow"
-
-
-def _write_json(path: Path, payload: dict) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=1, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
-    os.replace(tmp, path)
-    return path
 
 
 def prepare_examples(out_dir: Path, zoo: str, data: str | Path | None, seed: int, image_size: int = 64,
@@ -114,7 +107,7 @@ def run_one(cache: Path, examples_dir: Path, cluster_dir: Path, fold: int, varia
     result = {**result, "fold": fold, "seed": seed, "train_seconds": t1 - t0,
               "eval_seconds": time.perf_counter() - t1, "model_dir": str(model_dir),
               "eval_dir": str(cache / "eval")}
-    _write_json(result_path, result)
+    write_json(result_path, result, indent=1, strict=False)
     return result
 
 
@@ -236,7 +229,7 @@ def run_benchmark(out_dir: str | Path, zoo: str = "standard", preset: str = "cpu
             summary = {key: mean_std([r["summary"].get(key) for r in rs])["mean"] for key in SUMMARY_KEYS}
             combined = {"variant": v, "fold": k, "n_shuffles": len(rs), "summary": summary,
                         "metrics": rs[0]["metrics"], "shuffle_summaries": [r["summary"] for r in rs]}
-            _write_json(out_dir / "cache" / f"{v}-fold{k}" / "result.json", combined)
+            write_json(out_dir / "cache" / f"{v}-fold{k}" / "result.json", combined, indent=1, strict=False)
             per_variant[v][k] = combined
         else:
             per_variant[v][k] = rs[0]
@@ -246,7 +239,7 @@ def run_benchmark(out_dir: str | Path, zoo: str = "standard", preset: str = "cpu
               "n_shuffles": n_shuffles, "table": table, "goals": goals,
               "per_fold": {v: {str(k): r["summary"] for k, r in fr.items()} for v, fr in per_variant.items()},
               "cache": str(out_dir / "cache")}
-    _write_json(out_dir / "benchmark.json", result)
+    write_json(out_dir / "benchmark.json", result, indent=1, strict=False)
     md = markdown_table(table, goals)
     tmp = out_dir / ".benchmark.md.tmp"
     tmp.write_text(f"# reparse benchmark (zoo {zoo}, preset {preset}, folds {folds})\n\n" + md)
@@ -256,7 +249,7 @@ def run_benchmark(out_dir: str | Path, zoo: str = "standard", preset: str = "cpu
         from reparse_tf.report import write_report
 
         result["report"] = str(write_report(out_dir / "report", result, per_variant))
-        _write_json(out_dir / "benchmark.json", result)
+        write_json(out_dir / "benchmark.json", result, indent=1, strict=False)
     print(f"[reparse benchmark] table: {out_dir / 'benchmark.md'}, numbers: {out_dir / 'benchmark.json'}, "
           f"cache: {out_dir / 'cache'}" + (f", report: {result['report']}" if report else ""))
     return result

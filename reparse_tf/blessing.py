@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reparse_tf.artifacts import write_json
+
 BLESSING_FILE = "blessing.json"
 _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 _RULE = re.compile(r"^\s*(\S+)\s*(>=|<=|>|<)\s*(\S+)\s*$")
@@ -38,12 +40,7 @@ class Blessing:
 
     def save(self, directory: str | Path) -> Path:
         """Write ``directory/blessing.json`` (temporary name, then rename)."""
-        path = Path(directory) / BLESSING_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2))
-        tmp.replace(path)
-        return path
+        return write_json(Path(directory) / BLESSING_FILE, self.to_json())
 
     @classmethod
     def load(cls, directory: str | Path) -> Blessing:

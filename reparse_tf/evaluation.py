@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from reparse_tf.aggregation import multi_image_eval
+from reparse_tf.artifacts import write_json
 from reparse_tf.metrics import parsing_metrics, per_param_mean_std, summarize_runs
 from reparse_tf.schema import HyperparameterSchema, load_schema
 
@@ -331,25 +331,8 @@ def evaluate_arrays(parser: Any, test: dict[str, np.ndarray], train: dict[str, n
         result["tfma"] = {"predictions": str(records), "slices": slice_summary(table, schema),
                           "table": str(out_dir / "tfma" / "tfma_slices.json")}
     result["notes"] = notes
-    _write_json(out_dir / RESULT_FILE, result)
+    write_json(out_dir / RESULT_FILE, result, indent=1)
     return result
-
-
-def _write_json(path: Path, payload: dict) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=1, default=_json_default))
-    os.replace(tmp, path)
-    return path
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 def evaluate_model(model_dir: str | Path, examples_dir: str | Path, out_dir: str | Path, fold: int | None = None,
@@ -376,7 +359,7 @@ def evaluate_model(model_dir: str | Path, examples_dir: str | Path, out_dir: str
     result = evaluate_arrays(parser, test, train, out_dir, fold, tfma, seed=seed, **kwargs)
     result.update({"model_dir": str(model_dir), "examples_dir": str(examples_dir), "train_gms": train_gms,
                    "variant": dict(parser.meta.get("variant", {})), "preset": parser.meta.get("preset")})
-    _write_json(out_dir / RESULT_FILE, result)
+    write_json(out_dir / RESULT_FILE, result, indent=1)
     print(f"[reparse evaluate] fold {fold}: {len(test_gms)} test GMs, {result['n_test_images']} images -> "
           f"{out_dir / RESULT_FILE}")
     return result
@@ -405,5 +388,5 @@ def combine_folds(results: dict[int, dict], out_dir: str | Path | None = None,
     if pairs:
         out["pair_task"] = summarize_runs([{"auc": p["auc"], "accuracy": p["accuracy"]} for p in pairs])
     if out_dir is not None:
-        _write_json(Path(out_dir) / "cross_validation.json", {"combined": out, "per_fold": results})
+        write_json(Path(out_dir) / "cross_validation.json", {"combined": out, "per_fold": results}, indent=1)
     return out

@@ -12,12 +12,12 @@ and macro F1 are derived from the matrix). Slices: overall, gm_type, gm, content
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
+from reparse_tf.artifacts import write_json
 from reparse_tf.schema import HyperparameterSchema, load_schema
 
 SLICE_KEYS = ("gm_type", "gm", "content")
@@ -152,9 +152,7 @@ def run_tfma(predictions_path: str | Path, out_dir: str | Path, schema: Hyperpar
     table = {"slice_keys": list(slice_keys),
              "slices": [{"slice": _slice_name(k), "metrics": v}
                         for k, v in sorted(slices.items(), key=lambda kv: (len(kv[0]), str(kv[0])))]}
-    tmp = out_dir / "tfma_slices.json.tmp"
-    tmp.write_text(json.dumps(table, indent=1))
-    os.replace(tmp, out_dir / "tfma_slices.json")
+    write_json(out_dir / "tfma_slices.json", table, indent=1)
     return table
 
 

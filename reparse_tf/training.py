@@ -20,6 +20,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from reparse_tf.artifacts import write_json
 from reparse_tf.cluster_ground_truth import ClusterGroundTruth, compute_cluster_ground_truth
 from reparse_tf.folds import split
 from reparse_tf.labels import LabelTable, read_labels
@@ -146,13 +147,7 @@ class HistoryWriter(keras.callbacks.Callback):
         rec = {"epoch": epoch + 1, "seconds": round(dt, 3), "images_per_s": round(self.n_images / dt, 2)}
         rec.update({k: float(v) for k, v in (logs or {}).items()})
         self.records = [r for r in self.records if r["epoch"] < epoch + 1] + [rec]
-        _write_json_atomic(self.path, self.records)
-
-
-def _write_json_atomic(path: Path, data) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
+        write_json(self.path, self.records)
 
 
 def last_checkpoint(ckpt_dir: Path) -> tuple[Path | None, int]:
@@ -275,6 +270,6 @@ def train(examples_dir: str | Path, cluster_gt_dir: str | Path | None, fold: int
                         "source": str(cluster_gt_dir) if cluster_gt_dir is not None else str(out / "cluster_gt")},
             "examples_dir": str(examples_dir), "backend": keras.backend.backend(),
             "images_per_epoch": n_per_epoch, "train_seconds_this_run": round(seconds, 2)}
-    _write_json_atomic(out / "parser_meta.json", meta)
+    write_json(out / "parser_meta.json", meta)
     print(f"model written to {out} (model.keras, parser_meta.json, history.json, checkpoints/)")
     return out

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from components._common import announce, call, write_json
+from components._common import announce, call
+from reparse_tf.artifacts import write_json
 
 
 def execute(model: str, blessing: str, pushed_model: str, serving_dir: str, model_name: str, force: bool) -> dict:
@@ -26,6 +27,6 @@ def execute(model: str, blessing: str, pushed_model: str, serving_dir: str, mode
                         model_name=model_name)
             record.update(pushed_destination=str(dest))
             announce("pusher", serving_destination=dest)
-    write_json(Path(pushed_model) / "push.json", record)
+    write_json(Path(pushed_model) / "push.json", record, strict=False)
     announce("pusher", pushed_model=pushed_model)
     return record

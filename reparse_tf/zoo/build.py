@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reparse_tf.artifacts import write_json
 from reparse_tf.labels import LabelTable, write_labels
 from reparse_tf.schema import load_schema
 from reparse_tf.zoo.spec import PRESETS, GMSpec, draw_specs
@@ -53,11 +54,7 @@ def build_one(spec: GMSpec, out_root: Path, preset: str, image_size: int) -> dic
         "seconds": round(time.time() - t0, 2),
         "summary": {k: gm.nets[k].count_params() for k in gm.parsed},
     }
-    specs_dir = out_root / "_specs"
-    specs_dir.mkdir(exist_ok=True)
-    spec_tmp = specs_dir / f"{spec.name}.json.tmp"
-    spec_tmp.write_text(json.dumps(record, indent=2))
-    os.replace(spec_tmp, specs_dir / f"{spec.name}.json")
+    write_json(out_root / "_specs" / f"{spec.name}.json", record)
     shutil.rmtree(out_root / spec.name, ignore_errors=True)
     os.replace(tmp, out_root / spec.name)
     keras.backend.clear_session()
@@ -156,9 +153,7 @@ def build_zoo(out_root: str | Path, preset: str = "tiny", seed: int = 0, image_s
     cov = coverage(records) if records else {"gms": 0}
     cov.update({"preset": preset, "seed": seed, "image_size": image_size, "complete": len(records) == len(specs),
                 "built_now": built, "wall_seconds_now": round(time.time() - t0, 1)})
-    tmp = out_root / "coverage.json.tmp"
-    tmp.write_text(json.dumps(cov, indent=2))
-    os.replace(tmp, out_root / "coverage.json")
+    write_json(out_root / "coverage.json", cov)
     if records:
         sample_sheet(out_root, table.gms, out_root / "sample_sheet.png")
     return out_root

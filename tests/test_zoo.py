@@ -193,3 +193,28 @@ def test_tiny_zoo_passes_the_ingest(tiny_zoo, tiny_examples):
     assert manifest["skipped"] == [] and manifest["duplicates"] == []
     assert {gm: len(list((tiny_zoo / gm).glob("*.png"))) for gm in table.gms} == manifest["counts"]
     assert set(manifest["folds"]) == set(table.gms)
+
+
+def test_quality_screen_separates_real_from_noise_and_mean():
+    """Real held-out images score near 0, structure-free noise and the mean image near or above 1."""
+    from reparse_tf.zoo.content import training_images
+    from reparse_tf.zoo.quality import RESEMBLES, sample_quality
+
+    imgs = training_images("digits", 32)
+    train, held = imgs[::2], imgs[1::2]
+    real = sample_quality((held * 255).astype(np.uint8), train)
+    rng = np.random.default_rng(0)
+    noise = rng.uniform(0, 1, held.shape)
+    mean = np.broadcast_to(train.mean(0), held.shape)
+    assert real["resembles"] and real["fd_ratio"] < 0.1, real
+    for bad in (noise, mean):
+        q = sample_quality(bad, train)
+        assert not q["resembles"] and q["fd_ratio"] > 2 * RESEMBLES, q
+
+
+def test_tiny_zoo_records_sample_quality(tiny_zoo):
+    cov = json.loads((tiny_zoo / "coverage.json").read_text())
+    assert set(cov["quality"]) == set(FAMILIES)
+    assert sum(q["gms"] for q in cov["quality"].values()) == cov["gms"]
+    # adversarial attacks perturb real images slightly: they must resemble their content
+    assert cov["quality"]["AA"]["resemble"] == cov["quality"]["AA"]["gms"], cov["quality"]

@@ -43,6 +43,10 @@ def run_build(args: argparse.Namespace) -> int:
         table.add_row(name, ", ".join(f"{k}={v}" for k, v in counts.items()))
     for name, r in cov.get("continuous", {}).items():
         table.add_row(name, f"min {r['min']:g}  median {r['median']:g}  max {r['max']:g}")
+    for fam, q in cov.get("quality", {}).items():
+        table.add_row(f"samples resemble content: {fam}",
+                      f"{q['resemble']}/{q['gms']} GMs (median FD ratio {q['median_fd_ratio']:.2f}; "
+                      "0 = real, 1 = noise)")
     console.print(table)
     print(f"zoo ({args.preset}, {'complete' if cov.get('complete') else 'partial'}) written to {root} "
           f"in {time.time() - t0:.0f}s: <gm>/*.png, labels.csv, _specs/, coverage.json, sample_sheet.png")

@@ -22,6 +22,9 @@ from reparse_tf.labels import LabelTable, write_labels
 from reparse_tf.schema import load_schema
 from reparse_tf.zoo.spec import PRESETS, GMSpec, draw_specs
 
+#: version of the training recipes: GMs built by another version are rebuilt, not resumed
+RECIPE_VERSION = 2
+
 
 def build_one(spec: GMSpec, out_root: Path, preset: str, image_size: int) -> dict:
     """Build, train and sample one GM into ``out_root/<gm>`` (atomic); returns its spec record."""
@@ -30,6 +33,7 @@ def build_one(spec: GMSpec, out_root: Path, preset: str, image_size: int) -> dic
 
     from reparse_tf.zoo.content import load_content, training_images
     from reparse_tf.zoo.models import build_gm, count_labels
+    from reparse_tf.zoo.quality import sample_quality
     from reparse_tf.zoo.train import sample_gm, train_gm
 
     p = PRESETS[preset]
@@ -48,9 +52,11 @@ def build_one(spec: GMSpec, out_root: Path, preset: str, image_size: int) -> dic
     for i, im in enumerate(samples):
         Image.fromarray(im).save(tmp / f"{i:05d}.png")
     record = {
-        "spec": spec.to_json(), "gm_type": spec.family, "content": spec.content, "labels": labels.tolist(),
+        "spec": spec.to_json(), "recipe_version": RECIPE_VERSION, "gm_type": spec.family, "content": spec.content,
+        "labels": labels.tolist(),
         "preset": preset, "image_size": image_size, "train_steps": steps, "batch": p.batch,
         "history_first_last": {k: [float(np.mean(v[:5])), float(np.mean(v[-5:]))] for k, v in history.items() if v},
+        "quality": sample_quality(samples, images, seed=spec.seed),
         "seconds": round(time.time() - t0, 2),
         "summary": {k: gm.nets[k].count_params() for k in gm.parsed},
     }
@@ -74,11 +80,24 @@ def coverage(records: list[dict]) -> dict:
         col = vals[:, schema.index(p.name)]
         cov["continuous"][p.name] = {"min": float(col.min()), "median": float(np.median(col)),
                                      "max": float(col.max())}
+    cov["quality"] = quality_summary(records)
     return cov
 
 
-def sample_sheet(out_root: Path, gms: list[str], path: Path) -> Path:
-    """One image per GM with its name, as a grid PNG (matplotlib)."""
+def quality_summary(records: list[dict]) -> dict:
+    """Per family: GMs whose samples resemble their content (:mod:`reparse_tf.zoo.quality`) and the
+    median FD ratio (records built before the quality screen existed are left out)."""
+    out: dict = {}
+    for fam in sorted({r["gm_type"] for r in records}):
+        q = [r["quality"] for r in records if r["gm_type"] == fam and "quality" in r]
+        if q:
+            out[fam] = {"gms": len(q), "resemble": sum(x["resembles"] for x in q),
+                        "median_fd_ratio": round(float(np.median([x["fd_ratio"] for x in q])), 3)}
+    return out
+
+
+def sample_sheet(out_root: Path, gms: list[str], path: Path, notes: dict[str, str] | None = None) -> Path:
+    """One image per GM with its name (and ``notes[gm]``, e.g. its FD ratio), as a grid PNG (matplotlib)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -93,7 +112,7 @@ def sample_sheet(out_root: Path, gms: list[str], path: Path) -> Path:
     for ax, gm in zip(axes.flat, gms, strict=False):
         first = sorted((out_root / gm).glob("*.png"))[0]
         ax.imshow(np.asarray(Image.open(first)))
-        ax.set_title(gm, fontsize=7)
+        ax.set_title(f"{gm} {(notes or {}).get(gm, '')}".strip(), fontsize=7)
     fig.tight_layout()
     tmp = path.with_name(path.stem + ".tmp.png")
     fig.savefig(tmp, dpi=100)
@@ -107,7 +126,8 @@ def _finished(spec: GMSpec, out_root: Path, image_size: int) -> dict | None:
     spec_file = out_root / "_specs" / f"{spec.name}.json"
     if (out_root / spec.name).is_dir() and spec_file.is_file():
         rec = json.loads(spec_file.read_text())
-        if rec["spec"] == spec.to_json() and rec["image_size"] == image_size:
+        if (rec["spec"] == spec.to_json() and rec["image_size"] == image_size
+                and rec.get("recipe_version") == RECIPE_VERSION):
             return rec
     return None
 
@@ -155,5 +175,6 @@ def build_zoo(out_root: str | Path, preset: str = "tiny", seed: int = 0, image_s
                 "built_now": built, "wall_seconds_now": round(time.time() - t0, 1)})
     write_json(out_root / "coverage.json", cov)
     if records:
-        sample_sheet(out_root, table.gms, out_root / "sample_sheet.png")
+        notes = {r["spec"]["name"]: f"FD {r['quality']['fd_ratio']:.2f}" for r in records if "quality" in r}
+        sample_sheet(out_root, table.gms, out_root / "sample_sheet.png", notes)
     return out_root

@@ -70,12 +70,17 @@ def _blocks(h, spec: GMSpec, n: int, prefix: str, style=None, upsample: bool = T
     return h
 
 
-def _to_image(h, spec: GMSpec, prefix: str):
-    h = layers.Conv2D(3, 3, padding="same", name=f"{prefix}_out_conv")(h)
+def _to_image(h, spec: GMSpec, prefix: str, image_out: bool = True):
+    """Output conv + last nonlinearity. An image output (``image_out``) whose nonlinearity is one-sided
+    (ReLU family) starts at mid-grey (bias 0.5), so a unit cannot start dead; perturbation outputs (AA)
+    start at zero."""
+    mid = image_out and spec.last_act in ("ReLU", "LeakyReLU", "ELU")
+    h = layers.Conv2D(3, 3, padding="same", bias_initializer=keras.initializers.Constant(0.5 if mid else 0.0),
+                      name=f"{prefix}_out_conv")(h)
     return activation(spec.last_act, f"{prefix}_out_act")(h)
 
 
-def _vector_decoder(v, spec: GMSpec, out_res: int, prefix: str):
+def _vector_decoder(v, spec: GMSpec, out_res: int, prefix: str, image_out: bool = True):
     """fc stack (``spec.fc_layers`` Dense) -> reshape -> ``blocks`` up blocks -> image."""
     n_up = spec.blocks
     base = out_res // 2**n_up
@@ -87,7 +92,7 @@ def _vector_decoder(v, spec: GMSpec, out_res: int, prefix: str):
     v = layers.Dense(base * base * spec.width, name=f"{prefix}_fc{spec.fc_layers - 1}")(v)
     h = layers.Reshape((base, base, spec.width), name=f"{prefix}_reshape")(v)
     h = activation(spec.block_act, f"{prefix}_reshape_act")(h)
-    return _to_image(_blocks(h, spec, n_up, prefix, style if style is not None else v), spec, prefix)
+    return _to_image(_blocks(h, spec, n_up, prefix, style if style is not None else v), spec, prefix, image_out)
 
 
 def _image_to_vector(x, spec: GMSpec, prefix: str):
@@ -132,7 +137,8 @@ def build_gm(spec: GMSpec, image_size: int = 64, n_classes: int = 2) -> GM:
         x = keras.Input((s, s, 3), name="image")
         v = layers.Dense(FC_UNITS, name="enc_fc")(_image_to_vector(x, spec, "enc"))  # bottleneck
         v = activation(spec.block_act, "enc_fc_act")(v)
-        nets["generator"] = keras.Model(x, _vector_decoder(v, spec, s, "dec"), name="generator")
+        nets["generator"] = keras.Model(x, _vector_decoder(v, spec, s, "dec", image_out=fam != "AA"),
+                                        name="generator")
         parsed = ["generator"]
     elif fam == "GAN":
         z = keras.Input((spec.latent_dim,), name="z")

@@ -37,8 +37,8 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "tiny": Preset({"GAN": 3, "VAE": 2, "AA": 2, "AR": 2, "NF": 2}, 32, 30, 8, 30, (8, 12, 16), 8),
-    "standard": Preset({"GAN": 24, "VAE": 10, "AA": 10, "AR": 8, "NF": 8}, 300, 150, 16, 150,
-                       (8, 12, 16, 24, 32), 16),
+    "standard": Preset({"GAN": 24, "VAE": 10, "AA": 10, "AR": 8, "NF": 8}, 300, 200, 16, 300,
+                       (8, 12, 16, 24, 32), 8),
     "large": Preset({"GAN": 60, "VAE": 25, "AA": 25, "AR": 20, "NF": 20}, 1000, 3000, 64, 3000),
 }
 

@@ -16,6 +16,10 @@ from reparse_tf.zoo.backend_train import make_step
 from reparse_tf.zoo.models import AR_LEVELS, GM
 
 AA_EPS = 0.12
+#: optimiser settings of the adversarial families (Adam, beta_1 = 0.5): generator, discriminator, WGAN critic
+GAN_LR = {"g": 1e-3, "d": 4e-4, "wgan_d": 5e-5}
+#: weight of the paired reconstruction terms (L1 / L2 / MSE) next to an adversarial term (pix2pix uses 100)
+GAN_RECON_WEIGHT = 10.0
 
 
 def to_model(x: np.ndarray, last_act: str) -> np.ndarray:
@@ -56,14 +60,14 @@ def _clip(model: keras.Model, c: float) -> None:
         v.assign(ops.clip(v, -c, c))
 
 
-def _gan_pair(gm: GM, loss_g, loss_d, g_models, steps, batch, data_fn, lr=2e-3):
+def _gan_pair(gm: GM, loss_g, loss_d, g_models, steps, batch, data_fn):
     """Alternate D and G steps; ``data_fn(step) -> args`` feeds both closures."""
-    g_opt = keras.optimizers.Adam(lr, beta_1=0.5)
+    g_opt = keras.optimizers.Adam(GAN_LR["g"], beta_1=0.5)
     g_step = make_step(loss_g, _vars(*g_models), g_opt, _vars(*g_models, trainable=False))
     d_step = None
     if loss_d is not None:
         d = gm["discriminator"]
-        d_opt = keras.optimizers.Adam(5e-5 if "WGAN" in gm.spec.losses else 4e-4, beta_1=0.5)
+        d_opt = keras.optimizers.Adam(GAN_LR["wgan_d" if "WGAN" in gm.spec.losses else "d"], beta_1=0.5)
         d_step = make_step(loss_d, _vars(d), d_opt, _vars(*g_models, trainable=False))
     hist: dict[str, list[float]] = {"g": [], "d": []}
     for t in range(steps):
@@ -103,7 +107,9 @@ def train_gm(gm: GM, images: np.ndarray, classes: np.ndarray | None = None, step
 
         def loss_g(real, inp, paired):
             fake = G(inp, training=True)
-            total = L.g_loss(adv, D(fake, training=True)) + L.recon_terms(losses, G(paired, training=True), real)
+            total = L.g_loss(adv, D(fake, training=True))
+            if any(k in losses for k in L.RECON_TERMS):
+                total = total + GAN_RECON_WEIGHT * L.recon_terms(losses, G(paired, training=True), real)
             if "MMD" in losses:
                 total = total + L.mmd(fake, real)
             return total

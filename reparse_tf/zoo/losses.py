@@ -3,8 +3,8 @@
 Images are compared in the generator's output range. ``b`` = batch, ``D`` = pixels x channels.
 
 * **L1**: mean absolute error ``mean|x_hat - x|`` between a generated image and its paired real target
-  (GAN: the image generated from a *fixed latent code assigned to each training image*, GLO-style, or
-  from the degraded input of a conditional GAN; VAE: reconstruction; AR/NF: upsampler reconstruction
+  (GAN: the image generated from the coarse, noisy version of the target, weighted 10 as in pix2pix;
+  VAE: reconstruction; AR/NF: upsampler reconstruction
   of the full-size image from its low-resolution version; AA: magnitude penalty ``mean|delta|``).
 * **L2**: the (non-squared) Euclidean norm per image ``mean_b ||x_hat - x||_2 / sqrt(D)`` of the same
   pairs (AA: ``||delta||_2``) — gradients of constant magnitude, unlike MSE.
@@ -24,7 +24,7 @@ Images are compared in the generator's output range. ``b`` = batch, ``D`` = pixe
   log-likelihood of the flow, i.e. minimising ``KL(p_data || p_model)`` up to a constant) is flagged as KL.
 
 Valid combinations per family (drawn in :mod:`reparse_tf.zoo.spec`): GAN = one of LS/WGAN/Adversarial/
-Hinge/CE + optional L1/L2/MSE/MMD; VAE = KL + one of L1/L2/MSE + optional MMD + optional LS/Hinge/
+Hinge/CE + at least one of L1/L2/MSE + optional MMD; VAE = KL + one of L1/L2/MSE + optional MMD + optional LS/Hinge/
 Adversarial (VAE-GAN); AA = CE or Hinge attack + optional L1/L2/MSE penalty + optional LS/Adversarial
 realism term; AR = CE + one of L1/L2/MSE; NF = KL + one of L1/L2/MSE.
 """

@@ -2,10 +2,11 @@
 
 Families (all image tensors are NHWC, generator output range set by the last nonlinearity):
 
-* GAN: ``z -> fc stack -> reshape -> up blocks -> conv -> last act``; with ``downsampling`` it is
-  image-conditional (pix2pix-like): ``coarse image -> encoder (strided conv / conv+pool) -> flatten ->
-  Dense(64) bottleneck -> fc stack -> ...``.
-* VAE: encoder ``image -> [down stages] -> flatten -> Dense(2 * latent)``, decoder as the GAN generator.
+* GAN: image-conditional (pix2pix / super-resolution-like):
+  ``coarse noisy image -> [down stages: strided conv / conv+pool] -> flatten -> Dense(64) bottleneck -> fc stack
+  -> reshape -> up blocks -> conv -> last act``; without ``downsampling`` the encoder is the flatten (an MLP).
+* VAE: encoder ``image -> [down stages] -> flatten -> Dense(2 * latent)``, decoder as the GAN's
+  ``fc stack -> up blocks`` part; sampled from the posterior of training images.
 * AA: a perturbation generator (AdvGAN-like, image -> encoder -> fc -> up blocks -> delta) attacking a
   small victim classifier trained on the content's classes.
 * AR: PixelCNN (masked convs, type A stem + type-B masked blocks) over a ``low_res`` image with 8 intensity
@@ -133,16 +134,12 @@ def build_gm(spec: GMSpec, image_size: int = 64, n_classes: int = 2) -> GM:
     needs_d = any(a in spec.losses for a in ("LS", "WGAN", "Adversarial", "Hinge")) or (
         fam == "GAN" and "CE" in spec.losses)
     nets: dict[str, keras.Model] = {}
-    if fam in ("GAN", "AA") and (spec.downsampling or fam == "AA"):
+    if fam in ("GAN", "AA"):
         x = keras.Input((s, s, 3), name="image")
         v = layers.Dense(FC_UNITS, name="enc_fc")(_image_to_vector(x, spec, "enc"))  # bottleneck
         v = activation(spec.block_act, "enc_fc_act")(v)
         nets["generator"] = keras.Model(x, _vector_decoder(v, spec, s, "dec", image_out=fam != "AA"),
                                         name="generator")
-        parsed = ["generator"]
-    elif fam == "GAN":
-        z = keras.Input((spec.latent_dim,), name="z")
-        nets["generator"] = keras.Model(z, _vector_decoder(z, spec, s, "dec"), name="generator")
         parsed = ["generator"]
     elif fam == "VAE":
         x = keras.Input((s, s, 3), name="image")

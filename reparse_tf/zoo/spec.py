@@ -38,7 +38,7 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "tiny": Preset({"GAN": 3, "VAE": 2, "AA": 2, "AR": 2, "NF": 2}, 32, 30, 8, 30, (8, 12, 16), 8),
     "standard": Preset({"GAN": 24, "VAE": 10, "AA": 10, "AR": 8, "NF": 8}, 300, 200, 16, 300,
-                       (8, 12, 16, 24, 32), 8),
+                       (8, 12, 16, 24), 8),
     "large": Preset({"GAN": 60, "VAE": 25, "AA": 25, "AR": 20, "NF": 20}, 1000, 3000, 64, 3000),
 }
 
@@ -95,9 +95,9 @@ def _balanced(n: int, options: list, rng: np.random.Generator) -> list:
 
 def _losses(family: str, n: int, rng: np.random.Generator) -> list[tuple[str, ...]]:
     out: list[set[str]] = [set() for _ in range(n)]
-    if family == "GAN":
-        for s, a in zip(out, _balanced(n, list(ADVERSARIAL), rng), strict=False):
-            s.add(a)
+    if family == "GAN":  # pix2pix-like: an adversarial type + at least one paired reconstruction term
+        for s, a, r in zip(out, _balanced(n, list(ADVERSARIAL), rng), _balanced(n, list(RECON), rng), strict=False):
+            s.update({a, r})
         for extra in (*RECON, "MMD"):
             for s, use in zip(out, _balanced(n, [False, False, True], rng), strict=False):
                 if use:

@@ -15,9 +15,9 @@ from reparse_tf.zoo import losses as L
 from reparse_tf.zoo.backend_train import make_step
 from reparse_tf.zoo.models import AR_LEVELS, GM
 
-AA_EPS = 0.12
-#: optimiser settings of the adversarial families (Adam, beta_1 = 0.5): generator, discriminator, WGAN critic
-GAN_LR = {"g": 1e-3, "d": 4e-4, "wgan_d": 5e-5}
+AA_EPS = 16 / 255  # L-infinity budget of the attacks (a common 16/255 budget)
+#: Adam (beta_1 = 0.5) learning rates: GAN generator, VAE / AA generator networks, discriminator, WGAN critic
+LR = {"GAN": 1e-3, "VAE": 2e-3, "AA": 2e-3, "d": 4e-4, "wgan_d": 5e-5}
 #: weight of the paired reconstruction terms (L1 / L2 / MSE) next to an adversarial term (pix2pix uses 100)
 GAN_RECON_WEIGHT = 10.0
 
@@ -62,12 +62,12 @@ def _clip(model: keras.Model, c: float) -> None:
 
 def _gan_pair(gm: GM, loss_g, loss_d, g_models, steps, batch, data_fn):
     """Alternate D and G steps; ``data_fn(step) -> args`` feeds both closures."""
-    g_opt = keras.optimizers.Adam(GAN_LR["g"], beta_1=0.5)
+    g_opt = keras.optimizers.Adam(LR[gm.spec.family], beta_1=0.5)
     g_step = make_step(loss_g, _vars(*g_models), g_opt, _vars(*g_models, trainable=False))
     d_step = None
     if loss_d is not None:
         d = gm["discriminator"]
-        d_opt = keras.optimizers.Adam(GAN_LR["wgan_d" if "WGAN" in gm.spec.losses else "d"], beta_1=0.5)
+        d_opt = keras.optimizers.Adam(LR["wgan_d" if "WGAN" in gm.spec.losses else "d"], beta_1=0.5)
         d_step = make_step(loss_d, _vars(d), d_opt, _vars(*g_models, trainable=False))
     hist: dict[str, list[float]] = {"g": [], "d": []}
     for t in range(steps):
@@ -95,26 +95,19 @@ def train_gm(gm: GM, images: np.ndarray, classes: np.ndarray | None = None, step
 
     if fam == "GAN":
         G = gm["generator"]
-        cond = spec.downsampling
-        paired_z = rng.standard_normal((n, spec.latent_dim)).astype(np.float32)
 
         def data_fn(t):
             idx = rng.choice(n, batch, replace=False)
-            real = data[idx]
-            if cond:
-                return real, _coarse(images[idx], rng), _coarse(images[idx], rng)
-            return real, rng.standard_normal((batch, spec.latent_dim)).astype(np.float32), paired_z[idx]
+            return data[idx], _coarse(images[idx], rng)
 
-        def loss_g(real, inp, paired):
+        def loss_g(real, inp):
             fake = G(inp, training=True)
-            total = L.g_loss(adv, D(fake, training=True))
-            if any(k in losses for k in L.RECON_TERMS):
-                total = total + GAN_RECON_WEIGHT * L.recon_terms(losses, G(paired, training=True), real)
+            total = L.g_loss(adv, D(fake, training=True)) + GAN_RECON_WEIGHT * L.recon_terms(losses, fake, real)
             if "MMD" in losses:
                 total = total + L.mmd(fake, real)
             return total
 
-        def loss_d(real, inp, paired):
+        def loss_d(real, inp):
             return L.d_loss(adv, D(real, training=True), D(G(inp, training=True), training=True))
 
         return _gan_pair(gm, loss_g, loss_d, [G], steps, batch, data_fn)
@@ -248,14 +241,13 @@ def sample_gm(gm: GM, n: int, images: np.ndarray, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed + 7919)
     act = spec.last_act
     if fam == "GAN":
-        if spec.downsampling:
-            inp = _coarse(images[rng.choice(len(images), n, replace=len(images) < n)], rng)
-        else:
-            inp = rng.standard_normal((n, spec.latent_dim)).astype(np.float32)
+        inp = _coarse(images[rng.choice(len(images), n, replace=len(images) < n)], rng)
         return to_uint8(from_model(_predict(gm["generator"], inp), act))
-    if fam == "VAE":
-        z = rng.standard_normal((n, spec.latent_dim)).astype(np.float32)
-        return to_uint8(from_model(_predict(gm["decoder"], z), act))
+    if fam == "VAE":  # posterior sampling: z ~ q(z | x) of random training images, decoded
+        x = to_model(images[rng.choice(len(images), n, replace=len(images) < n)].astype(np.float32), act)
+        mu, logvar = np.split(_predict(gm["encoder"], x), 2, axis=-1)
+        z = mu + np.exp(0.5 * np.clip(logvar, -8, 8)) * rng.standard_normal(mu.shape)
+        return to_uint8(from_model(_predict(gm["decoder"], z.astype(np.float32)), act))
     if fam == "AA":
         x = images[rng.choice(len(images), n, replace=len(images) < n)].astype(np.float32)
         out = _predict(gm["generator"], to_model(x, act))

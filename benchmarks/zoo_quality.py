@@ -1,0 +1,54 @@
+"""Zoo build time and sample quality per family, from a built zoo's ``_specs/<gm>.json`` records.
+
+    python benchmarks/zoo_quality.py ROOT [--json OUT]
+
+Prints, per family: GMs, GMs whose samples resemble their content (:mod:`reparse_tf.zoo.quality`), the
+median FD ratio of the worse view, the two baselines of the same run (held-out real images: the floor;
+structure-free noise: 1 by construction) and the mean build seconds per GM (one worker process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def summarise(root: Path) -> dict[str, dict[str, float]]:
+    recs = [json.loads(p.read_text()) for p in sorted((root / "_specs").glob("*.json"))]
+    recs = [r for r in recs if "quality" in r]
+    out = {}
+    for fam in sorted({r["gm_type"] for r in recs}) + ["all"]:
+        rs = [r for r in recs if fam in ("all", r["gm_type"])]
+        q = [r["quality"] for r in rs]
+        floor = [max(v["fd_real"] / v["fd_noise"] for v in (x["global"], x["local"])) for x in q]
+        out[fam] = {"gms": len(rs), "resemble": int(sum(x["resembles"] for x in q)),
+                    "median_fd_ratio": float(np.median([x["fd_ratio"] for x in q])),
+                    "median_real_floor": float(np.median(floor)),
+                    "mean_seconds": float(np.mean([r["seconds"] for r in rs]))}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("root", type=Path)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    table = summarise(args.root)
+    cov = json.loads((args.root / "coverage.json").read_text())
+    print(f"zoo {cov.get('preset')} seed {cov.get('seed')}: {cov.get('gms')} GMs, last build call "
+          f"{cov.get('wall_seconds_now')} s wall")
+    print("| family | GMs | resemble (FD ratio <= 0.5) | median FD ratio | real-image floor | noise baseline "
+          "| mean s/GM |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for fam, r in table.items():
+        print(f"| {fam} | {r['gms']} | {r['resemble']} | {r['median_fd_ratio']:.2f} | {r['median_real_floor']:.2f} "
+              f"| 1.00 | {r['mean_seconds']:.0f} |")
+    if args.json:
+        args.json.write_text(json.dumps(table, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -223,3 +223,19 @@ def test_tiny_zoo_records_sample_quality(tiny_zoo):
 
     medians = {f: q["median_fd_ratio"] for f, q in cov["quality"].items()}
     assert medians["AA"] <= RESEMBLES and medians["AA"] == min(medians.values()), medians
+
+
+def test_zoo_quality_benchmark_summarises_a_built_zoo(tiny_zoo):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "zoo_quality.py"
+    spec = importlib.util.spec_from_file_location("zoo_quality", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    table = mod.summarise(tiny_zoo)
+    cov = json.loads((tiny_zoo / "coverage.json").read_text())
+    assert table["all"]["gms"] == cov["gms"]
+    for fam, q in cov["quality"].items():
+        assert (table[fam]["gms"], table[fam]["resemble"]) == (q["gms"], q["resemble"])
+        assert 0 <= table[fam]["median_real_floor"] < 0.5  # held-out real images are far closer than noise

@@ -13,22 +13,13 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
+from reparse_tf.zoo.build import quality_row, quality_summary
 
 
 def summarise(root: Path) -> dict[str, dict[str, float]]:
+    """:func:`reparse_tf.zoo.build.quality_summary` of ``root``'s records, plus an ``all`` row."""
     recs = [json.loads(p.read_text()) for p in sorted((root / "_specs").glob("*.json"))]
-    recs = [r for r in recs if "quality" in r]
-    out = {}
-    for fam in sorted({r["gm_type"] for r in recs}) + ["all"]:
-        rs = [r for r in recs if fam in ("all", r["gm_type"])]
-        q = [r["quality"] for r in rs]
-        floor = [max(v["fd_real"] / v["fd_noise"] for v in (x["global"], x["local"])) for x in q]
-        out[fam] = {"gms": len(rs), "resemble": int(sum(x["resembles"] for x in q)),
-                    "median_fd_ratio": float(np.median([x["fd_ratio"] for x in q])),
-                    "median_real_floor": float(np.median(floor)),
-                    "mean_seconds": float(np.mean([r["seconds"] for r in rs]))}
-    return out
+    return {**quality_summary(recs), "all": quality_row(recs)}
 
 
 def main() -> None:

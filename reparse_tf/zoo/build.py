@@ -84,16 +84,23 @@ def coverage(records: list[dict]) -> dict:
     return cov
 
 
+def quality_row(records: list[dict]) -> dict:
+    """Sample quality of a group of GM records (:mod:`reparse_tf.zoo.quality`): GMs, GMs whose samples
+    resemble their content, median FD ratio, median real-image floor (held-out real vs real, worse view)
+    and mean build seconds; records built before the quality screen existed are left out."""
+    rs = [r for r in records if "quality" in r]
+    q = [r["quality"] for r in rs]
+    floor = [max(v["fd_real"] / v["fd_noise"] for v in (x["global"], x["local"])) for x in q]
+    return {"gms": len(q), "resemble": int(sum(x["resembles"] for x in q)),
+            "median_fd_ratio": round(float(np.median([x["fd_ratio"] for x in q])), 3),
+            "median_real_floor": float(np.median(floor)), "mean_seconds": float(np.mean([r["seconds"] for r in rs]))}
+
+
 def quality_summary(records: list[dict]) -> dict:
-    """Per family: GMs whose samples resemble their content (:mod:`reparse_tf.zoo.quality`) and the
-    median FD ratio (records built before the quality screen existed are left out)."""
-    out: dict = {}
-    for fam in sorted({r["gm_type"] for r in records}):
-        q = [r["quality"] for r in records if r["gm_type"] == fam and "quality" in r]
-        if q:
-            out[fam] = {"gms": len(q), "resemble": sum(x["resembles"] for x in q),
-                        "median_fd_ratio": round(float(np.median([x["fd_ratio"] for x in q])), 3)}
-    return out
+    """:func:`quality_row` per family (families without screened records are left out)."""
+    rows = {fam: [r for r in records if r["gm_type"] == fam and "quality" in r]
+            for fam in sorted({r["gm_type"] for r in records})}
+    return {fam: quality_row(rs) for fam, rs in rows.items() if rs}
 
 
 def sample_sheet(out_root: Path, gms: list[str], path: Path, notes: dict[str, str] | None = None) -> Path:

@@ -20,10 +20,12 @@ AA_EPS = 16 / 255  # L-infinity budget of the attacks (a common 16/255 budget)
 LR = {"GAN": 1e-3, "VAE": 2e-3, "AA": 2e-3, "d": 4e-4, "wgan_d": 5e-5}
 #: weight of the paired reconstruction terms (L1 / L2 / MSE) next to an adversarial term (pix2pix uses 100)
 GAN_RECON_WEIGHT = 10.0
+#: bound of the VAE encoder's log-variance (training and posterior sampling)
+LOGVAR_CLIP = 8.0
 
 
-def to_model(x: np.ndarray, last_act: str) -> np.ndarray:
-    """[0, 1] images -> the generator's output range ([-1, 1] for Tanh)."""
+def to_model(x, last_act: str):
+    """[0, 1] images (numpy or tensor) -> the generator's output range ([-1, 1] for Tanh)."""
     return (2 * x - 1) if last_act == "Tanh" else x
 
 
@@ -123,7 +125,7 @@ def train_gm(gm: GM, images: np.ndarray, classes: np.ndarray | None = None, step
 
         def loss_g(real, eps, zp):
             mu, logvar = ops.split(E(real, training=True), 2, axis=-1)
-            logvar = ops.clip(logvar, -8.0, 8.0)
+            logvar = ops.clip(logvar, -LOGVAR_CLIP, LOGVAR_CLIP)
             rec = Dec(mu + ops.exp(0.5 * logvar) * eps, training=True)
             total = L.recon_terms(losses, rec, real) + 20.0 * L.kl_normal(mu, logvar) / pix
             if "MMD" in losses or adv:
@@ -158,7 +160,7 @@ def train_gm(gm: GM, images: np.ndarray, classes: np.ndarray | None = None, step
         own = cls[: n] if len(cls) >= n else np.zeros(n, int)
 
         def perturb(x01):
-            out = G(to_model_tensor(x01, act), training=True)
+            out = G(to_model(x01, act), training=True)
             delta = AA_EPS * ops.clip(out, -1.0, 1.0)
             return ops.clip(x01 + delta, 0.0, 1.0), delta
 
@@ -227,8 +229,9 @@ def train_gm(gm: GM, images: np.ndarray, classes: np.ndarray | None = None, step
     raise ValueError(f"unknown GM family {fam!r}")
 
 
-def to_model_tensor(x, last_act: str):
-    return (2 * x - 1) if last_act == "Tanh" else x
+def _pick(images: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` random content images (float32; with replacement only when there are fewer than ``n``)."""
+    return images[rng.choice(len(images), n, replace=len(images) < n)].astype(np.float32)
 
 
 def _predict(model: keras.Model, x: np.ndarray, bs: int = 64) -> np.ndarray:
@@ -241,15 +244,15 @@ def sample_gm(gm: GM, n: int, images: np.ndarray, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed + 7919)
     act = spec.last_act
     if fam == "GAN":
-        inp = _coarse(images[rng.choice(len(images), n, replace=len(images) < n)], rng)
+        inp = _coarse(_pick(images, n, rng), rng)
         return to_uint8(from_model(_predict(gm["generator"], inp), act))
     if fam == "VAE":  # posterior sampling: z ~ q(z | x) of random training images, decoded
-        x = to_model(images[rng.choice(len(images), n, replace=len(images) < n)].astype(np.float32), act)
+        x = to_model(_pick(images, n, rng), act)
         mu, logvar = np.split(_predict(gm["encoder"], x), 2, axis=-1)
-        z = mu + np.exp(0.5 * np.clip(logvar, -8, 8)) * rng.standard_normal(mu.shape)
+        z = mu + np.exp(0.5 * np.clip(logvar, -LOGVAR_CLIP, LOGVAR_CLIP)) * rng.standard_normal(mu.shape)
         return to_uint8(from_model(_predict(gm["decoder"], z.astype(np.float32)), act))
     if fam == "AA":
-        x = images[rng.choice(len(images), n, replace=len(images) < n)].astype(np.float32)
+        x = _pick(images, n, rng)
         out = _predict(gm["generator"], to_model(x, act))
         return to_uint8(np.clip(x + AA_EPS * np.clip(out, -1, 1), 0, 1))
     r = spec.low_res

@@ -7,9 +7,13 @@ Each block-level layer records its structure (``n_layers``, ``upsample``...) in 
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 PKG = "reparse"
+#: BatchNorm moving-average momentum: the zoo trains for a few hundred steps, too few for Keras' 0.99 (its
+#: moving statistics would stay near their initial values and inference outputs would collapse)
+BN_MOMENTUM = 0.9
 ACTIVATIONS = {"ELU": "elu", "ReLU": "relu", "LeakyReLU": "leaky_relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}
 
 
@@ -18,6 +22,14 @@ def activation(name: str, layer_name: str | None = None) -> layers.Layer:
     if name == "LeakyReLU":
         return layers.LeakyReLU(0.2, name=layer_name)
     return layers.Activation(ACTIVATIONS[name], name=layer_name)
+
+
+def kernel_init(act: str):
+    """Initialiser of a layer followed by ``act``: Glorot, with 4x the weight scale before a Sigmoid (whose
+    slope at 0 is 1/4), so a stack of sigmoid layers keeps its signal (Glorot & Bengio, 2010)."""
+    if act == "Sigmoid":
+        return keras.initializers.VarianceScaling(16.0, mode="fan_avg", distribution="uniform")
+    return "glorot_uniform"
 
 
 @keras.saving.register_keras_serializable(package=PKG)
@@ -35,7 +47,9 @@ class AdaIN(layers.Layer):
     def build(self, x_shape, style_shape=None):
         c = x_shape[-1]
         s = style_shape[-1] if style_shape is not None else c
-        self.kernel = self.add_weight(shape=(s, 2 * c), initializer="glorot_uniform", name="kernel")
+        # zero-initialised modulation: the layer starts as plain instance normalisation (a random style map
+        # made the outputs of deep AdaIN generators saturate at the start of training)
+        self.kernel = self.add_weight(shape=(s, 2 * c), initializer="zeros", name="kernel")
         self.bias = self.add_weight(shape=(2 * c,), initializer="zeros", name="bias")
 
     def call(self, x, style=None):
@@ -58,7 +72,7 @@ class AdaIN(layers.Layer):
 def norm_layer(kind: str, name: str) -> layers.Layer | None:
     """Normalisation layer for a schema class (``none`` -> None)."""
     if kind == "BatchNorm":
-        return layers.BatchNormalization(name=name)
+        return layers.BatchNormalization(momentum=BN_MOMENTUM, name=name)
     if kind == "InstanceNorm":
         return layers.GroupNormalization(groups=-1, name=name)
     if kind == "AdaIN":
@@ -70,7 +84,12 @@ def norm_layer(kind: str, name: str) -> layers.Layer | None:
 
 @keras.saving.register_keras_serializable(package=PKG)
 class MaskedConv2D(layers.Conv2D):
-    """PixelCNN masked convolution: type ``A`` hides the centre pixel, type ``B`` keeps it."""
+    """PixelCNN masked convolution over raster order and the R -> G -> B channel order.
+
+    Pixels after the centre are hidden. At the centre, channels are split into three colour groups (channel
+    ``i`` of ``c`` is in group ``3 i // c``): an output of group ``g`` sees input groups ``< g`` (type ``A``)
+    or ``<= g`` (type ``B``), as in van den Oord et al. (2016), so a pixel's G is conditioned on its R.
+    """
 
     def __init__(self, filters: int, kernel_size: int = 3, mask_type: str = "B", **kwargs):
         kwargs.setdefault("padding", "same")
@@ -80,11 +99,14 @@ class MaskedConv2D(layers.Conv2D):
     def build(self, input_shape):
         super().build(input_shape)
         kh, kw = self.kernel_size
-        import numpy as np
-
-        m = np.ones((kh, kw, 1, 1), dtype="float32")
-        m[kh // 2, kw // 2 + (self.mask_type == "B"):] = 0
+        cin = input_shape[-1]
+        m = np.ones((kh, kw, cin, self.filters), dtype="float32")
+        m[kh // 2, kw // 2 + 1:] = 0
         m[kh // 2 + 1:] = 0
+        g_in = (3 * np.arange(cin)) // cin
+        g_out = (3 * np.arange(self.filters)) // self.filters
+        seen = g_in[:, None] < g_out[None, :] if self.mask_type == "A" else g_in[:, None] <= g_out[None, :]
+        m[kh // 2, kw // 2] = seen
         self._mask = m  # numpy: converted per call (safe inside compiled functions)
 
     def convolution_op(self, inputs, kernel):
@@ -121,8 +143,9 @@ class ConvBlock(layers.Layer):
             self.up = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", name=f"{n}_deconv")
         else:
             self.up = None
-        conv = (lambda i: MaskedConv2D(filters, 3, "B", name=f"{n}_mconv{i}")) if masked else (
-            lambda i: layers.Conv2D(filters, 3, padding="same", name=f"{n}_conv{i}"))
+        init = kernel_init(act)
+        conv = (lambda i: MaskedConv2D(filters, 3, "B", kernel_initializer=init, name=f"{n}_mconv{i}")) if masked \
+            else (lambda i: layers.Conv2D(filters, 3, padding="same", kernel_initializer=init, name=f"{n}_conv{i}"))
         self.convs = [conv(i) for i in range(self.n_layers)]
         self.norms = [norm_layer(norm, f"{n}_norm{i}") for i in range(self.n_layers)]
         self.acts = [activation(act, f"{n}_act{i}") for i in range(self.n_layers)]
@@ -170,8 +193,6 @@ class AffineCoupling(layers.Layer):
         self.conv_out = layers.Conv2D(6, 3, padding="same", kernel_initializer="zeros", name=f"{n}_out")
 
     def build(self, input_shape):
-        import numpy as np
-
         _, h, w, c = input_shape
         if self.mask_kind == "checkerboard":
             m = ((np.arange(h)[:, None] + np.arange(w)[None, :]) % 2).astype("float32")[:, :, None]
@@ -204,3 +225,58 @@ class AffineCoupling(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "n_layers": self.n_layers, "norm": self.norm,
                 "act": self.act, "skip": self.skip, "mask": self.mask_kind, "parity": self.parity}
+
+
+@keras.saving.register_keras_serializable(package=PKG)
+class InvertibleLinear(layers.Layer):
+    """Invertible fully connected map of a flattened image (Glow's LU-parameterised invertible 1x1
+    convolution, applied over all pixels): ``y = (x - shift) W`` with ``W = P L (U + diag(sign * exp(s)))``.
+
+    ``lu`` packs the strict lower part of ``L`` (unit diagonal), the strict upper part of ``U`` and ``s`` on
+    its diagonal, so the log-determinant is ``sum(s)``. ``P`` (a permutation) and ``sign`` are fixed.
+    :meth:`initialize` sets ``W`` to the data's whitening map (data-dependent initialisation, as Glow's
+    ActNorm). ``call(x)`` returns ``(y, logdet)``; ``inverse(y)`` returns ``x``.
+    """
+
+    def build(self, input_shape):
+        d = int(np.prod(input_shape[1:]))
+        self.dim = d
+        self.lu = self.add_weight(shape=(d, d), initializer="zeros", name="lu")
+        self.shift = self.add_weight(shape=(d,), initializer="zeros", name="shift")
+        self.perm = self.add_weight(shape=(d,), initializer="zeros", trainable=False, name="perm")
+        self.sign = self.add_weight(shape=(d,), initializer="ones", trainable=False, name="sign")
+        self.perm.assign(np.arange(d, dtype="float32"))
+
+    def initialize(self, x: np.ndarray, eps: float = 1e-4) -> None:
+        """Set ``shift`` to the mean of ``x`` and ``W`` to its ZCA whitening map (eigenvalues + ``eps``)."""
+        from scipy import linalg
+
+        flat = np.asarray(x, np.float64).reshape(len(x), -1)
+        mean = flat.mean(0)
+        lam, vec = np.linalg.eigh(np.cov(flat - mean, rowvar=False) + eps * np.eye(self.dim))
+        p, lower, upper = linalg.lu((vec / np.sqrt(lam)) @ vec.T)
+        diag = np.diag(upper)
+        packed = np.tril(lower, -1) + np.triu(upper, 1) + np.diag(np.log(np.abs(diag)))
+        self.lu.assign(packed.astype("float32"))
+        self.shift.assign(mean.astype("float32"))
+        self.perm.assign(np.argmax(p, axis=0).astype("float32"))  # W = P[perm rows] ...
+        self.sign.assign(np.sign(diag).astype("float32"))
+
+    def _weight(self):
+        d = self.dim
+        eye = ops.eye(d, dtype=self.lu.dtype)
+        lower = ops.tril(self.lu, -1) + eye
+        upper = ops.triu(self.lu, 1) + eye * (self.sign * ops.exp(ops.diagonal(self.lu)))[None, :]
+        return ops.take(ops.matmul(lower, upper), ops.argsort(ops.cast(self.perm, "int32")), axis=0)
+
+    def call(self, x):
+        shape = ops.shape(x)
+        y = ops.matmul(ops.reshape(x, (-1, self.dim)) - self.shift, self._weight())
+        logdet = ops.sum(ops.diagonal(self.lu)) * ops.ones((shape[0],), dtype=y.dtype)
+        return ops.reshape(y, shape), logdet
+
+    def inverse(self, y):
+        shape = ops.shape(y)
+        w_inv = np.linalg.inv(ops.convert_to_numpy(self._weight()).astype(np.float64)).astype("float32")
+        x = ops.matmul(ops.reshape(y, (-1, self.dim)), ops.convert_to_tensor(w_inv)) + self.shift
+        return ops.reshape(x, shape)

@@ -11,7 +11,11 @@ Families (all image tensors are NHWC, generator output range set by the last non
   small victim classifier trained on the content's classes.
 * AR: PixelCNN (masked convs, type A stem + type-B masked blocks) over a ``low_res`` image with 8 intensity
   levels per channel, sampled pixel by pixel, then an upsampler (``[down stages] -> up blocks``) to full size.
-* NF: RealNVP (affine couplings with checkerboard / channel masks) at ``low_res``, then the same upsampler.
+* NF: RealNVP at ``low_res``: an invertible fully connected map (LU-parameterised, whitening-initialised) then
+  affine couplings with checkerboard / channel masks; then the same upsampler.
+
+Encoders (GAN, VAE, upsamplers) read images centred to [-1, 1]; BatchNorm uses a short moving average
+(``BN_MOMENTUM``), and layers followed by a Sigmoid get a 4x larger initial weight scale (``kernel_init``).
 
 Discriminators and victim classifiers are training tools, not part of the GM: labels are counted from
 ``GM.parsed`` only (:func:`count_labels`).
@@ -27,7 +31,15 @@ import numpy as np
 from keras import layers
 
 from reparse_tf.schema import HyperparameterSchema, load_schema
-from reparse_tf.zoo.layers import AdaIN, AffineCoupling, ConvBlock, MaskedConv2D, activation
+from reparse_tf.zoo.layers import (
+    AdaIN,
+    AffineCoupling,
+    ConvBlock,
+    InvertibleLinear,
+    MaskedConv2D,
+    activation,
+    kernel_init,
+)
 from reparse_tf.zoo.spec import GMSpec
 
 AR_LEVELS = 8
@@ -43,7 +55,7 @@ class GM:
     nets: dict[str, keras.Model]
     parsed: list[str]
     tools: list[str] = field(default_factory=list)
-    couplings: list[AffineCoupling] = field(default_factory=list)
+    flow_steps: list[InvertibleLinear | AffineCoupling] = field(default_factory=list)  # NF, data -> base order
 
     def __getitem__(self, key: str) -> keras.Model:
         return self.nets[key]
@@ -51,14 +63,16 @@ class GM:
 
 def _down(x, spec: GMSpec, prefix: str):
     """Encoder downsampling: the first ``pooled_stages`` stages are conv + pooling, the rest strided convs."""
+    init = kernel_init(spec.block_act)
     for i in range(spec.down_stages):
         if i < spec.pooled_stages:
-            x = layers.Conv2D(spec.width, 3, padding="same", name=f"{prefix}_down{i}_conv")(x)
+            x = layers.Conv2D(spec.width, 3, padding="same", kernel_initializer=init, name=f"{prefix}_down{i}_conv")(x)
             x = activation(spec.block_act, f"{prefix}_down{i}_act")(x)
             pool = layers.AveragePooling2D if i % 2 == 0 else layers.MaxPooling2D
             x = pool(2, name=f"{prefix}_down{i}_pool")(x)
         else:
-            x = layers.Conv2D(spec.width, 3, strides=2, padding="same", name=f"{prefix}_down{i}_sconv")(x)
+            x = layers.Conv2D(spec.width, 3, strides=2, padding="same", kernel_initializer=init,
+                              name=f"{prefix}_down{i}_sconv")(x)
             x = activation(spec.block_act, f"{prefix}_down{i}_act")(x)
     return x
 
@@ -85,12 +99,12 @@ def _vector_decoder(v, spec: GMSpec, out_res: int, prefix: str, image_out: bool 
     """fc stack (``spec.fc_layers`` Dense) -> reshape -> ``blocks`` up blocks -> image."""
     n_up = spec.blocks
     base = out_res // 2**n_up
-    style = None
+    style, init = None, kernel_init(spec.block_act)
     for j in range(spec.fc_layers - 1):
-        v = layers.Dense(FC_UNITS, name=f"{prefix}_fc{j}")(v)
+        v = layers.Dense(FC_UNITS, kernel_initializer=init, name=f"{prefix}_fc{j}")(v)
         v = activation(spec.block_act, f"{prefix}_fc{j}_act")(v)
         style = v if style is None else style
-    v = layers.Dense(base * base * spec.width, name=f"{prefix}_fc{spec.fc_layers - 1}")(v)
+    v = layers.Dense(base * base * spec.width, kernel_initializer=init, name=f"{prefix}_fc{spec.fc_layers - 1}")(v)
     h = layers.Reshape((base, base, spec.width), name=f"{prefix}_reshape")(v)
     h = activation(spec.block_act, f"{prefix}_reshape_act")(h)
     return _to_image(_blocks(h, spec, n_up, prefix, style if style is not None else v), spec, prefix, image_out)
@@ -136,7 +150,8 @@ def build_gm(spec: GMSpec, image_size: int = 64, n_classes: int = 2) -> GM:
     nets: dict[str, keras.Model] = {}
     if fam in ("GAN", "AA"):
         x = keras.Input((s, s, 3), name="image")
-        v = layers.Dense(FC_UNITS, name="enc_fc")(_image_to_vector(x, spec, "enc"))  # bottleneck
+        v = layers.Dense(FC_UNITS, kernel_initializer=kernel_init(spec.block_act), name="enc_fc")(  # bottleneck
+            _image_to_vector(x, spec, "enc"))
         v = activation(spec.block_act, "enc_fc_act")(v)
         nets["generator"] = keras.Model(x, _vector_decoder(v, spec, s, "dec", image_out=fam != "AA"),
                                         name="generator")
@@ -151,7 +166,7 @@ def build_gm(spec: GMSpec, image_size: int = 64, n_classes: int = 2) -> GM:
     elif fam == "AR":
         r = spec.low_res
         x = keras.Input((r, r, 3), name="low_res")
-        h = MaskedConv2D(spec.width, 5, "A", name="pcnn_stem")(x)
+        h = MaskedConv2D(spec.width, 5, "A", kernel_initializer=kernel_init(spec.block_act), name="pcnn_stem")(x)
         h = activation(spec.block_act, "pcnn_stem_act")(h)
         h = _blocks(h, spec, spec.blocks, "pcnn", upsample=False, masked=True)
         logits = MaskedConv2D(3 * AR_LEVELS, 1, "B", name="pcnn_logits")(h)
@@ -161,14 +176,15 @@ def build_gm(spec: GMSpec, image_size: int = 64, n_classes: int = 2) -> GM:
     elif fam == "NF":
         r = spec.low_res
         x = keras.Input((r, r, 3), name="low_res")
-        h, logdet = x, None
-        couplings = []
+        linear = InvertibleLinear(name="flow_linear")
+        h, logdet = linear(x)
+        flow_steps: list = [linear]
         for i in range(spec.blocks):
             c = AffineCoupling(spec.width, spec.layers_per_block, spec.normalization, spec.block_act, spec.skip,
                                mask="checkerboard" if i % 4 < 2 else "channel", parity=i % 2, name=f"coupling{i}")
-            couplings.append(c)
+            flow_steps.append(c)
             h, ld = c(h)
-            logdet = ld if logdet is None else logdet + ld
+            logdet = logdet + ld
         nets["flow"] = keras.Model(x, [h, logdet], name="flow")
         nets["upsampler"] = _upsampler(spec, s)
         parsed = ["flow", "upsampler"]
@@ -183,7 +199,7 @@ def build_gm(spec: GMSpec, image_size: int = 64, n_classes: int = 2) -> GM:
         tools.append("victim")
     gm = GM(spec, s, nets, parsed, tools)
     if fam == "NF":
-        gm.couplings = couplings
+        gm.flow_steps = flow_steps
     return gm
 
 
@@ -227,7 +243,7 @@ def count_labels(gm: GM, schema: HyperparameterSchema | None = None) -> np.ndarr
                     up_kinds.add("deconvolution")
                 elif max(layer.strides) > 1:
                     downsampled = True
-            elif isinstance(layer, layers.Dense):
+            elif isinstance(layer, (layers.Dense, InvertibleLinear)):
                 fc += 1
             elif isinstance(layer, (layers.AveragePooling2D, layers.MaxPooling2D)):
                 pool += 1

@@ -20,6 +20,12 @@ AA_EPS = 16 / 255  # L-infinity budget of the attacks (a common 16/255 budget)
 LR = {"GAN": 1e-3, "VAE": 2e-3, "AA": 2e-3, "d": 4e-4, "wgan_d": 5e-5}
 #: weight of the paired reconstruction terms (L1 / L2 / MSE) next to an adversarial term (pix2pix uses 100)
 GAN_RECON_WEIGHT = 10.0
+#: std of the noise added to the (centred) conditional GAN input
+CENTRED_NOISE = 0.2
+#: weight of the VAE's KL term (per pixel) next to its reconstruction terms
+VAE_KL_WEIGHT = 20.0
+#: standard deviation of the NF's base samples (a common sampling temperature < 1)
+NF_TEMPERATURE = 0.7
 #: bound of the VAE encoder's log-variance (training and posterior sampling)
 LOGVAR_CLIP = 8.0
 
@@ -43,11 +49,16 @@ def _low(x: np.ndarray, r: int) -> np.ndarray:
     return x.reshape(len(x), r, f, r, f, 3).mean(axis=(2, 4)) if f > 1 else x
 
 
+def centred(x):
+    """[0, 1] images -> [-1, 1]: the input range of the GMs' encoders (as in pix2pix / DCGAN)."""
+    return 2 * x - 1
+
+
 def _coarse(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Conditional-GAN input: 8x-coarsened image (nearest upsampled) plus noise."""
+    """Conditional-GAN input: 8x-coarsened image (nearest upsampled), centred, plus noise."""
     f = max(x.shape[1] // 8, 1)
-    c = np.repeat(np.repeat(_low(x, x.shape[1] // f), f, 1), f, 2)
-    return (c + 0.1 * rng.standard_normal(c.shape)).astype(np.float32)
+    c = centred(np.repeat(np.repeat(_low(x, x.shape[1] // f), f, 1), f, 2))
+    return (c + CENTRED_NOISE * rng.standard_normal(c.shape)).astype(np.float32)
 
 
 def _vars(*models, trainable=True):
@@ -117,17 +128,18 @@ def train_gm(gm: GM, images: np.ndarray, classes: np.ndarray | None = None, step
     if fam == "VAE":
         E, Dec = gm["encoder"], gm["decoder"]
         pix = float(np.prod(images.shape[1:]))
+        enc_in = centred(np.asarray(images, np.float32))
 
         def data_fn(t):
             idx = rng.choice(n, batch, replace=False)
-            return (data[idx], rng.standard_normal((batch, spec.latent_dim)).astype(np.float32),
+            return (data[idx], enc_in[idx], rng.standard_normal((batch, spec.latent_dim)).astype(np.float32),
                     rng.standard_normal((batch, spec.latent_dim)).astype(np.float32))
 
-        def loss_g(real, eps, zp):
-            mu, logvar = ops.split(E(real, training=True), 2, axis=-1)
+        def loss_g(real, x_in, eps, zp):
+            mu, logvar = ops.split(E(x_in, training=True), 2, axis=-1)
             logvar = ops.clip(logvar, -LOGVAR_CLIP, LOGVAR_CLIP)
             rec = Dec(mu + ops.exp(0.5 * logvar) * eps, training=True)
-            total = L.recon_terms(losses, rec, real) + 20.0 * L.kl_normal(mu, logvar) / pix
+            total = L.recon_terms(losses, rec, real) + VAE_KL_WEIGHT * L.kl_normal(mu, logvar) / pix
             if "MMD" in losses or adv:
                 prior = Dec(zp, training=True)
                 if "MMD" in losses:
@@ -136,7 +148,7 @@ def train_gm(gm: GM, images: np.ndarray, classes: np.ndarray | None = None, step
                     total = total + 0.05 * L.g_loss(adv, D(prior, training=True))
             return total
 
-        def loss_d(real, eps, zp):
+        def loss_d(real, x_in, eps, zp):
             return L.d_loss(adv, D(real, training=True), D(Dec(zp, training=True), training=True))
 
         return _gan_pair(gm, loss_g, loss_d if adv else None, [E, Dec], steps, batch, data_fn)
@@ -195,7 +207,7 @@ def train_gm(gm: GM, images: np.ndarray, classes: np.ndarray | None = None, step
         U = gm["upsampler"]
 
         def up_loss(lo, real):
-            return L.recon_terms(losses, U(lo, training=True), real)
+            return L.recon_terms(losses, U(centred(lo), training=True), real)
 
         up_step = make_step(up_loss, _vars(U), keras.optimizers.Adam(2e-3), _vars(U, trainable=False))
         if fam == "AR":
@@ -212,6 +224,7 @@ def train_gm(gm: GM, images: np.ndarray, classes: np.ndarray | None = None, step
             feed = lambda idx: (inputs[idx], targets[idx])
         else:
             F = gm["flow"]
+            gm.flow_steps[0].initialize(low - 0.5)  # data-dependent initialisation (whitening)
 
             def main_loss(x):
                 y, logdet = F(x, training=True)
@@ -247,8 +260,7 @@ def sample_gm(gm: GM, n: int, images: np.ndarray, seed: int = 0) -> np.ndarray:
         inp = _coarse(_pick(images, n, rng), rng)
         return to_uint8(from_model(_predict(gm["generator"], inp), act))
     if fam == "VAE":  # posterior sampling: z ~ q(z | x) of random training images, decoded
-        x = to_model(_pick(images, n, rng), act)
-        mu, logvar = np.split(_predict(gm["encoder"], x), 2, axis=-1)
+        mu, logvar = np.split(_predict(gm["encoder"], centred(_pick(images, n, rng))), 2, axis=-1)
         z = mu + np.exp(0.5 * np.clip(logvar, -LOGVAR_CLIP, LOGVAR_CLIP)) * rng.standard_normal(mu.shape)
         return to_uint8(from_model(_predict(gm["decoder"], z.astype(np.float32)), act))
     if fam == "AA":
@@ -261,17 +273,17 @@ def sample_gm(gm: GM, n: int, images: np.ndarray, seed: int = 0) -> np.ndarray:
         x = np.zeros((n, r, r, 3), np.float32)
         for i in range(r):
             for j in range(r):
-                logits = _predict(P, x, 512)[:, i, j].reshape(n, 3, AR_LEVELS)
-                p = np.exp(logits - logits.max(-1, keepdims=True))
-                p /= p.sum(-1, keepdims=True)
-                u = rng.uniform(size=(n, 3, 1))
-                level = np.minimum((np.cumsum(p, -1) < u).sum(-1), AR_LEVELS - 1)
-                x[:, i, j] = (level + 0.5) / AR_LEVELS
+                for c in range(3):  # raster order, then R -> G -> B within a pixel
+                    logits = _predict(P, x, 512)[:, i, j].reshape(n, 3, AR_LEVELS)[:, c]
+                    p = np.exp(logits - logits.max(-1, keepdims=True))
+                    p /= p.sum(-1, keepdims=True)
+                    level = np.minimum((np.cumsum(p, -1) < rng.uniform(size=(n, 1))).sum(-1), AR_LEVELS - 1)
+                    x[:, i, j, c] = (level + 0.5) / AR_LEVELS
         low = x
     else:
-        y = (0.7 * rng.standard_normal((n, r, r, 3))).astype(np.float32)
+        y = (NF_TEMPERATURE * rng.standard_normal((n, r, r, 3))).astype(np.float32)
         h = keras.ops.convert_to_tensor(y)
-        for c in reversed(gm.couplings):
-            h = c.inverse(h)
+        for step in reversed(gm.flow_steps):
+            h = step.inverse(h)
         low = np.clip(keras.ops.convert_to_numpy(h) + 0.5, 0, 1).astype(np.float32)
-    return to_uint8(from_model(_predict(gm["upsampler"], low), act))
+    return to_uint8(from_model(_predict(gm["upsampler"], centred(low)), act))

@@ -32,7 +32,7 @@ LOGVAR_CLIP = 8.0
 
 def to_model(x, last_act: str):
     """[0, 1] images (numpy or tensor) -> the generator's output range ([-1, 1] for Tanh)."""
-    return (2 * x - 1) if last_act == "Tanh" else x
+    return centred(x) if last_act == "Tanh" else x
 
 
 def from_model(y: np.ndarray, last_act: str) -> np.ndarray:

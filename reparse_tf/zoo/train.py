@@ -23,7 +23,7 @@ GAN_RECON_WEIGHT = 10.0
 #: std of the noise added to the (centred) conditional GAN input
 CENTRED_NOISE = 0.2
 #: weight of the VAE's KL term (per pixel) next to its reconstruction terms
-VAE_KL_WEIGHT = 20.0
+VAE_KL_WEIGHT = 0.01
 #: standard deviation of the NF's base samples (a common sampling temperature < 1)
 NF_TEMPERATURE = 0.7
 #: bound of the VAE encoder's log-variance (training and posterior sampling)

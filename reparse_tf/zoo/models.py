@@ -10,7 +10,8 @@ Families (all image tensors are NHWC, generator output range set by the last non
 * AA: a perturbation generator (AdvGAN-like, image -> encoder -> fc -> up blocks -> delta) attacking a
   small victim classifier trained on the content's classes.
 * AR: PixelCNN (masked convs, type A stem + type-B masked blocks) over a ``low_res`` image with 8 intensity
-  levels per channel, sampled pixel by pixel, then an upsampler (``[down stages] -> up blocks``) to full size.
+  levels per channel (channel masks order R -> G -> B), sampled pixel by pixel and colour by colour, then an
+  upsampler (``[down stages] -> up blocks``) to full size.
 * NF: RealNVP at ``low_res``: an invertible fully connected map (LU-parameterised, whitening-initialised) then
   affine couplings with checkerboard / channel masks; then the same upsampler.
 

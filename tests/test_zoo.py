@@ -115,12 +115,14 @@ def test_each_loss_flag_changes_the_objective():
 
 
 
-def test_pixelcnn_sees_only_earlier_pixels_and_colours():
+@pytest.mark.parametrize("norm", ["BatchNorm", "none", "InstanceNorm", "AdaIN"])
+def test_pixelcnn_sees_only_earlier_pixels_and_colours(norm):
     """The AR network's logits at (pixel, colour) change only with earlier pixels or earlier colours of
-    the same pixel (raster order, R -> G -> B)."""
+    the same pixel (raster order, R -> G -> B), also through per-image normalisation statistics."""
     from reparse_tf.zoo.models import AR_LEVELS, build_gm
 
-    spec = _spec(family="AR", losses=("L2", "CE"), fc_layers=0, blocks=2, layers_per_block=2, block_act="Tanh")
+    spec = _spec(family="AR", losses=("L2", "CE"), fc_layers=0, blocks=2, layers_per_block=2, block_act="Tanh",
+                 normalization=norm)
     net = build_gm(spec, S)["pixelcnn"]
     r = spec.low_res
     rng = np.random.default_rng(0)

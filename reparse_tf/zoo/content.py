@@ -24,13 +24,22 @@ def _rgb(x: np.ndarray) -> np.ndarray:
     return np.repeat(x[..., None], 3, axis=-1)
 
 
-def _crops(sources: list[np.ndarray], n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+#: side (px, inclusive range) of the square crops taken from the 512 px texture photos before resizing:
+#: 40-128 px keeps a brick, a pebble or a blade of grass several pixels wide at 64 x 64 (96-352 px, the
+#: natural-photo range, shrank them to near-noise that no standard-preset GM could learn)
+TEXTURE_CROP = (40, 128)
+
+
+def _crops(sources: list[np.ndarray], n: int, size: int, seed: int,
+           side: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` random square crops (side drawn in ``side``, default 96 px to half the source), resized."""
     rng = np.random.default_rng(seed)
     out, cls = [], []
     for i in range(n):
         k = i % len(sources)
         src = sources[k]
-        c = int(rng.integers(96, min(src.shape[:2]) // 2 + 97))
+        lo, hi = side or (96, min(src.shape[:2]) // 2 + 96)
+        c = int(rng.integers(lo, hi + 1))
         y, x = rng.integers(0, src.shape[0] - c + 1), rng.integers(0, src.shape[1] - c + 1)
         out.append(src[y:y + c, x:x + c])
         cls.append(k)
@@ -62,7 +71,7 @@ def load_content(name: str, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         imgs, cls = _crops([s.astype(np.float32) for s in srcs], 600, size, seed=1)
     elif name == "texture":
         srcs = [_rgb((getattr(skd, n)() / 255.0).astype(np.float32)) for n in ("brick", "grass", "gravel")]
-        imgs, cls = _crops(srcs, 600, size, seed=2)
+        imgs, cls = _crops(srcs, 600, size, seed=2, side=TEXTURE_CROP)
     else:
         raise ValueError(f"unknown zoo content {name!r}; known: {', '.join(CONTENTS)}")
     imgs = np.clip(imgs, 0, 1).astype(np.float32)

@@ -32,17 +32,36 @@ def kernel_init(act: str):
     return "glorot_uniform"
 
 
+def instance_moments(x, causal: bool = False):
+    """Per-image, per-channel mean and variance of ``x [B, H, W, C]`` over the spatial positions.
+
+    ``causal``: at each position, over the positions up to and including it in raster order (shape
+    ``[B, H, W, C]``), so a PixelCNN's normalisation statistics never carry later pixels into earlier
+    outputs; a channel's own values only, so the R -> G -> B order inside a pixel is kept too.
+    """
+    if not causal:
+        return ops.mean(x, axis=(1, 2), keepdims=True), ops.var(x, axis=(1, 2), keepdims=True)
+    _, h, w, c = x.shape
+    f = ops.reshape(x, (-1, h * w, c))
+    n = ops.reshape(ops.arange(1, h * w + 1, dtype=x.dtype), (1, -1, 1))
+    mean = ops.cumsum(f, axis=1) / n
+    var = ops.maximum(ops.cumsum(f * f, axis=1) / n - mean * mean, 0.0)
+    return ops.reshape(mean, (-1, h, w, c)), ops.reshape(var, (-1, h, w, c))
+
+
 @keras.saving.register_keras_serializable(package=PKG)
 class AdaIN(layers.Layer):
     """Adaptive instance normalisation: instance-normalise ``x`` then scale/shift from a style vector.
 
     ``call(x, style)``; with ``style=None`` the style is the channel mean of ``x`` (self-modulation),
-    for models without a latent code.
+    for models without a latent code. ``causal`` (PixelCNN blocks): statistics as in
+    :func:`instance_moments`, and the self-modulating style of a position is the mean of the positions
+    before it.
     """
 
-    def __init__(self, epsilon: float = 1e-5, **kwargs):
+    def __init__(self, epsilon: float = 1e-5, causal: bool = False, **kwargs):
         super().__init__(**kwargs)
-        self.epsilon = epsilon
+        self.epsilon, self.causal = epsilon, bool(causal)
 
     def build(self, x_shape, style_shape=None):
         c = x_shape[-1]
@@ -53,9 +72,16 @@ class AdaIN(layers.Layer):
         self.bias = self.add_weight(shape=(2 * c,), initializer="zeros", name="bias")
 
     def call(self, x, style=None):
-        mean = ops.mean(x, axis=(1, 2), keepdims=True)
-        var = ops.var(x, axis=(1, 2), keepdims=True)
+        mean, var = instance_moments(x, self.causal)
         xn = (x - mean) / ops.sqrt(var + self.epsilon)
+        if style is None and self.causal:
+            _, h, w, c = x.shape
+            f = ops.reshape(x, (-1, h * w, c))
+            before = ops.reshape(ops.maximum(ops.arange(h * w, dtype=x.dtype), 1.0), (1, -1, 1))
+            style = (ops.cumsum(f, axis=1) - f) / before  # [B, H * W, C]: mean of the earlier positions
+            gb = ops.reshape(ops.matmul(style, self.kernel) + self.bias, (-1, h, w, 2 * c))
+            gamma, beta = ops.split(gb, 2, axis=-1)
+            return xn * (1.0 + gamma) + beta
         if style is None:
             style = ops.mean(x, axis=(1, 2))
         gb = ops.matmul(style, self.kernel) + self.bias
@@ -66,17 +92,42 @@ class AdaIN(layers.Layer):
         return x_shape
 
     def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon, "causal": self.causal}
+
+
+@keras.saving.register_keras_serializable(package=PKG)
+class CausalInstanceNorm(layers.Layer):
+    """Instance normalisation with causal statistics (:func:`instance_moments`) and a learned per-channel
+    scale and shift: the ``InstanceNorm`` class inside PixelCNN blocks."""
+
+    def __init__(self, epsilon: float = 1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+
+    def build(self, x_shape):
+        c = x_shape[-1]
+        self.gamma = self.add_weight(shape=(c,), initializer="ones", name="gamma")
+        self.beta = self.add_weight(shape=(c,), initializer="zeros", name="beta")
+
+    def call(self, x):
+        mean, var = instance_moments(x, causal=True)
+        return (x - mean) / ops.sqrt(var + self.epsilon) * self.gamma + self.beta
+
+    def compute_output_shape(self, x_shape):
+        return x_shape
+
+    def get_config(self):
         return {**super().get_config(), "epsilon": self.epsilon}
 
 
-def norm_layer(kind: str, name: str) -> layers.Layer | None:
-    """Normalisation layer for a schema class (``none`` -> None)."""
+def norm_layer(kind: str, name: str, causal: bool = False) -> layers.Layer | None:
+    """Normalisation layer for a schema class (``none`` -> None); ``causal`` for PixelCNN blocks."""
     if kind == "BatchNorm":
         return layers.BatchNormalization(momentum=BN_MOMENTUM, name=name)
     if kind == "InstanceNorm":
-        return layers.GroupNormalization(groups=-1, name=name)
+        return CausalInstanceNorm(name=name) if causal else layers.GroupNormalization(groups=-1, name=name)
     if kind == "AdaIN":
-        return AdaIN(name=name)
+        return AdaIN(causal=causal, name=name)
     if kind == "none":
         return None
     raise ValueError(f"unknown normalisation {kind!r}")
@@ -128,7 +179,7 @@ class ConvBlock(layers.Layer):
         act: block nonlinearity class name.
         upsample: ``None``, ``"nearest"`` (UpSampling2D) or ``"deconvolution"`` (Conv2DTranspose).
         skip: add the (upsampled) block input to its output.
-        masked: use type-B masked convolutions (PixelCNN blocks).
+        masked: type-B masked convolutions and causal normalisation (PixelCNN blocks).
     """
 
     def __init__(self, filters: int, n_layers: int, norm: str = "none", act: str = "ReLU",
@@ -147,7 +198,7 @@ class ConvBlock(layers.Layer):
         conv = (lambda i: MaskedConv2D(filters, 3, "B", kernel_initializer=init, name=f"{n}_mconv{i}")) if masked \
             else (lambda i: layers.Conv2D(filters, 3, padding="same", kernel_initializer=init, name=f"{n}_conv{i}"))
         self.convs = [conv(i) for i in range(self.n_layers)]
-        self.norms = [norm_layer(norm, f"{n}_norm{i}") for i in range(self.n_layers)]
+        self.norms = [norm_layer(norm, f"{n}_norm{i}", causal=masked) for i in range(self.n_layers)]
         self.acts = [activation(act, f"{n}_act{i}") for i in range(self.n_layers)]
 
     def call(self, x, style=None, training=None):

@@ -35,6 +35,7 @@ from reparse_tf.schema import HyperparameterSchema, load_schema
 from reparse_tf.zoo.layers import (
     AdaIN,
     AffineCoupling,
+    CausalInstanceNorm,
     ConvBlock,
     InvertibleLinear,
     MaskedConv2D,
@@ -249,10 +250,10 @@ def count_labels(gm: GM, schema: HyperparameterSchema | None = None) -> np.ndarr
             elif isinstance(layer, (layers.AveragePooling2D, layers.MaxPooling2D)):
                 pool += 1
                 downsampled = True
-            elif isinstance(layer, (layers.BatchNormalization, layers.GroupNormalization, AdaIN)):
+            elif isinstance(layer, (layers.BatchNormalization, layers.GroupNormalization, CausalInstanceNorm, AdaIN)):
                 norm += 1
                 norm_kinds[{layers.BatchNormalization: "BatchNorm", layers.GroupNormalization: "InstanceNorm",
-                            AdaIN: "AdaIN"}[type(layer)]] += 1
+                            CausalInstanceNorm: "InstanceNorm", AdaIN: "AdaIN"}[type(layer)]] += 1
             elif isinstance(layer, layers.UpSampling2D):
                 up_kinds.add("nearest")
             elif isinstance(layer, ConvBlock):

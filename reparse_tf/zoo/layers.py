@@ -41,12 +41,17 @@ def instance_moments(x, causal: bool = False):
     """
     if not causal:
         return ops.mean(x, axis=(1, 2), keepdims=True), ops.var(x, axis=(1, 2), keepdims=True)
-    _, h, w, c = x.shape
-    f = ops.reshape(x, (-1, h * w, c))
-    n = ops.reshape(ops.arange(1, h * w + 1, dtype=x.dtype), (1, -1, 1))
+    f, n = _raster(x)
     mean = ops.cumsum(f, axis=1) / n
     var = ops.maximum(ops.cumsum(f * f, axis=1) / n - mean * mean, 0.0)
-    return ops.reshape(mean, (-1, h, w, c)), ops.reshape(var, (-1, h, w, c))
+    shape = (-1, *x.shape[1:])
+    return ops.reshape(mean, shape), ops.reshape(var, shape)
+
+
+def _raster(x):
+    """``x [B, H, W, C]`` -> (``[B, H * W, C]`` in raster order, 1-based position numbers ``[1, H * W, 1]``)."""
+    _, h, w, c = x.shape
+    return ops.reshape(x, (-1, h * w, c)), ops.reshape(ops.arange(1, h * w + 1, dtype=x.dtype), (1, -1, 1))
 
 
 @keras.saving.register_keras_serializable(package=PKG)
@@ -75,18 +80,14 @@ class AdaIN(layers.Layer):
         mean, var = instance_moments(x, self.causal)
         xn = (x - mean) / ops.sqrt(var + self.epsilon)
         if style is None and self.causal:
-            _, h, w, c = x.shape
-            f = ops.reshape(x, (-1, h * w, c))
-            before = ops.reshape(ops.maximum(ops.arange(h * w, dtype=x.dtype), 1.0), (1, -1, 1))
-            style = (ops.cumsum(f, axis=1) - f) / before  # [B, H * W, C]: mean of the earlier positions
-            gb = ops.reshape(ops.matmul(style, self.kernel) + self.bias, (-1, h, w, 2 * c))
-            gamma, beta = ops.split(gb, 2, axis=-1)
-            return xn * (1.0 + gamma) + beta
-        if style is None:
-            style = ops.mean(x, axis=(1, 2))
-        gb = ops.matmul(style, self.kernel) + self.bias
+            f, n = _raster(x)
+            style = (ops.cumsum(f, axis=1) - f) / ops.maximum(n - 1, 1.0)  # mean of the earlier positions
+            gb = ops.reshape(ops.matmul(style, self.kernel) + self.bias, (-1, *x.shape[1:3], 2 * x.shape[-1]))
+        else:
+            gb = ops.matmul(ops.mean(x, axis=(1, 2)) if style is None else style, self.kernel) + self.bias
+            gb = gb[:, None, None, :]
         gamma, beta = ops.split(gb, 2, axis=-1)
-        return xn * (1.0 + gamma[:, None, None, :]) + beta[:, None, None, :]
+        return xn * (1.0 + gamma) + beta
 
     def compute_output_shape(self, x_shape, style_shape=None):
         return x_shape

@@ -46,6 +46,9 @@ from reparse_tf.zoo.spec import GMSpec
 
 AR_LEVELS = 8
 FC_UNITS = 64
+#: normalisation layer classes -> the ``normalization_type`` class they count as
+NORM_CLASSES = {layers.BatchNormalization: "BatchNorm", layers.GroupNormalization: "InstanceNorm",
+                CausalInstanceNorm: "InstanceNorm", AdaIN: "AdaIN"}
 
 
 @dataclass
@@ -250,10 +253,9 @@ def count_labels(gm: GM, schema: HyperparameterSchema | None = None) -> np.ndarr
             elif isinstance(layer, (layers.AveragePooling2D, layers.MaxPooling2D)):
                 pool += 1
                 downsampled = True
-            elif isinstance(layer, (layers.BatchNormalization, layers.GroupNormalization, CausalInstanceNorm, AdaIN)):
+            elif type(layer) in NORM_CLASSES:
                 norm += 1
-                norm_kinds[{layers.BatchNormalization: "BatchNorm", layers.GroupNormalization: "InstanceNorm",
-                            CausalInstanceNorm: "InstanceNorm", AdaIN: "AdaIN"}[type(layer)]] += 1
+                norm_kinds[NORM_CLASSES[type(layer)]] += 1
             elif isinstance(layer, layers.UpSampling2D):
                 up_kinds.add("nearest")
             elif isinstance(layer, ConvBlock):

@@ -221,12 +221,18 @@ def test_standard_preset_coverage_by_construction():
             vals = ["used" if getattr(s, {"skip_connection": "skip"}.get(p.name, p.name)) else "not_used"
                     for s in specs]
         assert all(vals.count(c) >= 3 for c in p.classes), (p.name, vals)
+        for f, m in fams.items():  # balanced within each family too: no class is tied to a family
+            in_f = [v for v, s in zip(vals, specs, strict=True) if s.family == f]
+            assert all(in_f.count(c) >= m // len(p.classes) for c in p.classes), (p.name, f, in_f)
     for p in schema.losses:
         assert sum(p.name.removeprefix("loss_") in s.losses for s in specs) >= 3, p.name
     assert len({s.content for s in specs}) == 4 and len({s.width for s in specs}) >= 4
     assert {s.blocks for s in specs} >= {1, 2, 3, 4}
     # content is not tied to the architecture: each content appears with several families
     assert all(len({s.family for s in specs if s.content == c}) >= 3 for c in {s.content for s in specs})
+    for f, m in fams.items():
+        contents = [s.content for s in specs if s.family == f]
+        assert all(contents.count(c) >= m // 4 for c in set(contents)) and len(set(contents)) == min(m, 4)
     with pytest.raises(ValueError, match="preset"):
         draw_specs("huge")
     assert replace(specs[0], name="x").name == "x"

@@ -3,8 +3,10 @@
 A :class:`GMSpec` is a *recipe*; the labels written to ``labels.csv`` are counted from the network
 built from it (:func:`reparse_tf.zoo.models.count_labels`). Discrete classes, families, contents
 and loss combinations are assigned by stratified (balanced, shuffled) cycles, so every class of a
-preset with n GMs is used by at least ``floor(n / n_classes)`` GMs by construction; content is
-drawn independently of the architecture.
+preset with n GMs is used by at least ``floor(n / n_classes)`` GMs by construction. Architecture classes
+and contents are balanced within each family too (a family of m GMs uses each class ``floor(m / k)`` or
+``ceil(m / k)`` times), so no class is tied to a family, and they are shuffled independently of each other,
+so content is not tied to the architecture.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "tiny": Preset({"GAN": 3, "VAE": 2, "AA": 2, "AR": 2, "NF": 2}, 32, 30, 8, 30, (8, 12, 16), 8),
-    "standard": Preset({"GAN": 24, "VAE": 10, "AA": 10, "AR": 8, "NF": 8}, 300, 200, 16, 300,
+    "standard": Preset({"GAN": 24, "VAE": 10, "AA": 10, "AR": 8, "NF": 8}, 300, 300, 16, 300,
                        (8, 12, 16, 24), 8),
     "large": Preset({"GAN": 60, "VAE": 25, "AA": 25, "AR": 20, "NF": 20}, 1000, 3000, 64, 3000),
 }
@@ -83,14 +85,22 @@ class GMSpec:
         return json.dumps(self.to_json(), indent=2, sort_keys=True)
 
 
-def _balanced(n: int, options: list, rng: np.random.Generator) -> list:
-    """``n`` draws from ``options``, each used ``floor(n/k)`` or ``ceil(n/k)`` times, shuffled."""
+def _balanced(n: int, options: list, rng: np.random.Generator, groups: list[int] | None = None) -> list:
+    """``n`` draws from ``options``, each used ``floor(n/k)`` or ``ceil(n/k)`` times, shuffled.
+
+    ``groups`` (sizes of consecutive runs of the ``n`` slots, e.g. the GMs of each family): the draws are
+    shuffled within each run only, and each run is a stretch of one cycle through ``options``, so every
+    run of ``m`` slots also uses each option ``floor(m/k)`` or ``ceil(m/k)`` times.
+    """
     if n == 0:
         return []
-    reps = -(-n // len(options))
     offset = int(rng.integers(len(options)))
-    pool = [options[(i + offset) % len(options)] for i in range(reps * len(options))][:n]
-    return [pool[i] for i in rng.permutation(n)]
+    pool = [options[(i + offset) % len(options)] for i in range(n)]
+    out, start = [], 0
+    for m in groups or [n]:
+        out += [pool[start + i] for i in rng.permutation(m)]
+        start += m
+    return out
 
 
 def _losses(family: str, n: int, rng: np.random.Generator) -> list[tuple[str, ...]]:
@@ -128,8 +138,9 @@ def draw_specs(preset: str = "tiny", seed: int = 0, image_size: int = 64) -> lis
     rng = np.random.default_rng(seed)
     fams = [f for f, k in PRESETS[preset].family_counts.items() for _ in range(k)]
     n = len(fams)
-    arch = {p.name: _balanced(n, list(p.classes), rng) for p in schema.discrete_architecture}
-    contents = _balanced(n, list(CONTENTS), rng)
+    sizes = list(PRESETS[preset].family_counts.values())  # ``fams`` runs family by family
+    arch = {p.name: _balanced(n, list(p.classes), rng, sizes) for p in schema.discrete_architecture}
+    contents = _balanced(n, list(CONTENTS), rng, sizes)
     loss_by_family = {f: iter(_losses(f, fams.count(f), rng)) for f in FAMILIES}
     max_up = int(np.log2(image_size)) - 2  # decoder base resolution >= 4
     specs = []

@@ -11,6 +11,7 @@ import pytest
 
 from reparse_tf.labels import read_labels
 from reparse_tf.schema import load_schema
+from reparse_tf.zoo.content import CONTENTS
 from reparse_tf.zoo.spec import FAMILIES, GMSpec, draw_specs
 
 S = 16  # image size of the fast training tests
@@ -212,6 +213,13 @@ def test_standard_preset_coverage_by_construction():
     assert len(specs) >= 60
     fams = {f: sum(s.family == f for s in specs) for f in FAMILIES}
     assert min(fams.values()) >= 3
+
+    def balanced_in_families(vals: list, options, what: str) -> None:
+        """A family of m GMs uses each option at least m // k times: no option is tied to a family."""
+        for f, m in fams.items():
+            in_f = [v for v, s in zip(vals, specs, strict=True) if s.family == f]
+            assert all(in_f.count(c) >= m // len(options) for c in options), (what, f, in_f)
+
     field = {"normalization_type": "normalization", "nonlinearity_last_layer": "last_act",
              "nonlinearity_blocks": "block_act", "upsampling_type": "upsampling"}
     for p in schema.discrete_architecture:
@@ -221,18 +229,14 @@ def test_standard_preset_coverage_by_construction():
             vals = ["used" if getattr(s, {"skip_connection": "skip"}.get(p.name, p.name)) else "not_used"
                     for s in specs]
         assert all(vals.count(c) >= 3 for c in p.classes), (p.name, vals)
-        for f, m in fams.items():  # balanced within each family too: no class is tied to a family
-            in_f = [v for v, s in zip(vals, specs, strict=True) if s.family == f]
-            assert all(in_f.count(c) >= m // len(p.classes) for c in p.classes), (p.name, f, in_f)
+        balanced_in_families(vals, p.classes, p.name)
     for p in schema.losses:
         assert sum(p.name.removeprefix("loss_") in s.losses for s in specs) >= 3, p.name
     assert len({s.content for s in specs}) == 4 and len({s.width for s in specs}) >= 4
     assert {s.blocks for s in specs} >= {1, 2, 3, 4}
     # content is not tied to the architecture: each content appears with several families
     assert all(len({s.family for s in specs if s.content == c}) >= 3 for c in {s.content for s in specs})
-    for f, m in fams.items():
-        contents = [s.content for s in specs if s.family == f]
-        assert all(contents.count(c) >= m // 4 for c in set(contents)) and len(set(contents)) == min(m, 4)
+    balanced_in_families([s.content for s in specs], CONTENTS, "content")
     with pytest.raises(ValueError, match="preset"):
         draw_specs("huge")
     assert replace(specs[0], name="x").name == "x"

@@ -1,10 +1,14 @@
 """The one backend-specific piece of the zoo: a gradient step for an arbitrary loss closure.
 
-``make_step(loss_fn, variables, optimizer, state=())`` returns ``step(*args) -> float``: it differentiates
-``loss_fn(*args)`` (a scalar built with ``keras.ops``) with respect to ``variables`` and applies the
-gradients with the Keras ``optimizer``; ``state`` are non-trainable variables whose updates inside
-``loss_fn`` (BatchNorm moving statistics) are kept. Supports the ``tensorflow`` and ``jax`` backends;
-the imports of either library are confined to this module.
+``make_step(loss_fn, variables, optimizer, state=(), reads=())`` returns ``step(*args) -> float``: it
+differentiates ``loss_fn(*args)`` (a scalar built with ``keras.ops``) with respect to ``variables`` and
+applies the gradients with the Keras ``optimizer``; ``state`` are non-trainable variables whose updates
+inside ``loss_fn`` (BatchNorm moving statistics) are kept; ``reads`` are other variables the loss reads
+(the discriminator in a generator step). Under TensorFlow, ``tf.function`` reads every variable live; under
+JAX the whole step (gradient and optimizer update) is one ``jax.jit`` function of the variables' current
+values, so ``reads`` must name every variable that changes between steps, or the compiled step keeps the
+value it saw when first traced. Supports the ``tensorflow`` and ``jax`` backends; the imports of either
+library are confined to this module.
 """
 
 from __future__ import annotations
@@ -15,10 +19,21 @@ import keras
 import numpy as np
 
 
+def _other(vs: Sequence, *taken: Sequence) -> list:
+    """``vs`` without the variables (by identity) already in ``taken``, in order, without repeats."""
+    out: list = []
+    for v in vs:
+        if all(v is not w for group in (*taken, out) for w in group):
+            out.append(v)
+    return out
+
+
 def make_step(loss_fn: Callable, variables: Sequence, optimizer: keras.optimizers.Optimizer,
-              state: Sequence = ()) -> Callable[..., float]:
+              state: Sequence = (), reads: Sequence = ()) -> Callable[..., float]:
     """A compiled training step for ``loss_fn`` (see module docstring)."""
-    variables, state = list(variables), [v for v in state if all(v is not w for w in variables)]
+    variables = _other(variables)
+    state = _other(state, variables)
+    reads = _other(reads, variables, state)
     optimizer.build(variables)
     backend = keras.backend.backend()
     if backend == "tensorflow":
@@ -35,19 +50,24 @@ def make_step(loss_fn: Callable, variables: Sequence, optimizer: keras.optimizer
     if backend == "jax":
         import jax
 
-        def pure(tvals, svals, *args):
-            mapping = list(zip(variables, tvals, strict=False)) + list(zip(state, svals, strict=False))
+        def pure(tvals, svals, rvals, *args):
+            mapping = [*zip(variables, tvals, strict=True), *zip(state, svals, strict=True),
+                       *zip(reads, rvals, strict=True)]
             with keras.StatelessScope(state_mapping=mapping) as scope:
                 loss = loss_fn(*args)
             return loss, [scope.get_current_value(v) for v in state]
 
-        grad_fn = jax.jit(jax.value_and_grad(pure, has_aux=True))
+        @jax.jit
+        def update(tvals, ovals, svals, rvals, *args):
+            (loss, new_state), grads = jax.value_and_grad(pure, has_aux=True)(tvals, svals, rvals, *args)
+            new_t, new_o = optimizer.stateless_apply(ovals, grads, tvals)
+            return loss, new_t, new_o, new_state
 
         def _jax_step(*args):
-            (loss, new_state), grads = grad_fn([v.value for v in variables], [v.value for v in state],
-                                               *[np.asarray(a, "float32") for a in args])
-            optimizer.apply(grads, variables)
-            for v, val in zip(state, new_state, strict=False):
+            loss, new_t, new_o, new_s = update(
+                [v.value for v in variables], [v.value for v in optimizer.variables], [v.value for v in state],
+                [v.value for v in reads], *[np.asarray(a, "float32") for a in args])
+            for v, val in zip([*variables, *optimizer.variables, *state], [*new_t, *new_o, *new_s], strict=True):
                 if val is not None:
                     v.assign(val)
             return float(loss)

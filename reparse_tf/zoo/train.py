@@ -62,11 +62,15 @@ def _coarse(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (c + CENTRED_NOISE * rng.standard_normal(c.shape)).astype(np.float32)
 
 
-def _vars(*models, trainable=True):
-    out = []
-    for m in models:
-        out += list(m.trainable_variables if trainable else m.non_trainable_variables)
-    return out
+def _vars(*models) -> list:
+    return [v for m in models for v in m.trainable_variables]
+
+
+def _step(gm: GM, loss_fn, models, optimizer: keras.optimizers.Optimizer):
+    """:func:`make_step` training the trainable variables of ``models``; every non-trainable variable of
+    ``gm`` is state (kept where the loss updates it: BatchNorm statistics) and every variable is read live."""
+    every = [v for net in gm.nets.values() for v in net.variables]
+    return make_step(loss_fn, _vars(*models), optimizer, [v for v in every if not v.trainable], every)
 
 
 def _clip(model: keras.Model, c: float) -> None:
@@ -77,12 +81,12 @@ def _clip(model: keras.Model, c: float) -> None:
 def _gan_pair(gm: GM, loss_g, loss_d, g_models, steps, batch, data_fn):
     """Alternate D and G steps; ``data_fn(step) -> args`` feeds both closures."""
     g_opt = keras.optimizers.Adam(LR[gm.spec.family], beta_1=0.5)
-    g_step = make_step(loss_g, _vars(*g_models), g_opt, _vars(*g_models, trainable=False))
+    g_step = _step(gm, loss_g, g_models, g_opt)
     d_step = None
     if loss_d is not None:
         d = gm["discriminator"]
         d_opt = keras.optimizers.Adam(LR["wgan_d" if "WGAN" in gm.spec.losses else "d"], beta_1=0.5)
-        d_step = make_step(loss_d, _vars(d), d_opt, _vars(*g_models, trainable=False))
+        d_step = _step(gm, loss_d, [d], d_opt)
     hist: dict[str, list[float]] = {"g": [], "d": []}
     for t in range(steps):
         args = data_fn(t)
@@ -164,7 +168,7 @@ def train_gm(gm: GM, images: np.ndarray, classes: np.ndarray | None = None, step
         def v_loss(x, y):
             return ops.mean(keras.losses.categorical_crossentropy(y, V(x, training=True), from_logits=True))
 
-        v_step = make_step(v_loss, _vars(V), keras.optimizers.Adam(3e-3))
+        v_step = _step(gm, v_loss, [V], keras.optimizers.Adam(3e-3))
         hist = {"victim": []}
         for _ in range(max(steps // 2, 10)):
             idx = rng.choice(len(all_imgs), batch, replace=False)
@@ -210,7 +214,7 @@ def train_gm(gm: GM, images: np.ndarray, classes: np.ndarray | None = None, step
         def up_loss(lo, real):
             return L.recon_terms(losses, U(centred(lo), training=True), real)
 
-        up_step = make_step(up_loss, _vars(U), keras.optimizers.Adam(2e-3), _vars(U, trainable=False))
+        up_step = _step(gm, up_loss, [U], keras.optimizers.Adam(2e-3))
         if fam == "AR":
             P = gm["pixelcnn"]
             q = np.clip(np.floor(low * AR_LEVELS), 0, AR_LEVELS - 1)
@@ -221,7 +225,7 @@ def train_gm(gm: GM, images: np.ndarray, classes: np.ndarray | None = None, step
                 logits = ops.reshape(P(x, training=True), (-1, r, r, 3, AR_LEVELS))
                 return ops.mean(keras.losses.categorical_crossentropy(t, logits, from_logits=True))
 
-            main_step = make_step(main_loss, _vars(P), keras.optimizers.Adam(3e-3), _vars(P, trainable=False))
+            main_step = _step(gm, main_loss, [P], keras.optimizers.Adam(3e-3))
             feed = lambda idx: (inputs[idx], targets[idx])
         else:
             F = gm["flow"]
@@ -232,7 +236,7 @@ def train_gm(gm: GM, images: np.ndarray, classes: np.ndarray | None = None, step
                 nll = 0.5 * ops.sum(ops.square(y), axis=(1, 2, 3)) - logdet
                 return ops.mean(nll) / float(r * r * 3)
 
-            main_step = make_step(main_loss, _vars(F), keras.optimizers.Adam(2e-3), _vars(F, trainable=False))
+            main_step = _step(gm, main_loss, [F], keras.optimizers.Adam(2e-3))
             feed = lambda idx: ((low[idx] + rng.uniform(0, 1 / 256, low[idx].shape) - 0.5).astype(np.float32),)
         hist = {"main": [], "upsampler": []}
         for _ in range(steps):

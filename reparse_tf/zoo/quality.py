@@ -54,7 +54,7 @@ def frechet(a: np.ndarray, b: np.ndarray) -> float:
     mu_a, mu_b = a.mean(0), b.mean(0)
     eps = 1e-6 * np.eye(a.shape[1])  # keeps the product non-singular for few or degenerate samples
     ca, cb = np.cov(a, rowvar=False) + eps, np.cov(b, rowvar=False) + eps
-    covmean, _ = linalg.sqrtm(ca @ cb, disp=False)
+    covmean = linalg.sqrtm(ca @ cb)
     return float(np.sum((mu_a - mu_b) ** 2) + np.trace(ca + cb - 2 * np.real(covmean)))
 
 

@@ -317,7 +317,6 @@ def test_tiny_zoo_records_sample_quality(tiny_zoo):
 
 
 def test_zoo_quality_benchmark_summarises_a_built_zoo(tiny_zoo):
-    import importlib.util
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "zoo_quality.py"
@@ -330,3 +329,9 @@ def test_zoo_quality_benchmark_summarises_a_built_zoo(tiny_zoo):
     for fam, q in cov["quality"].items():
         assert (table[fam]["gms"], table[fam]["resemble"]) == (q["gms"], q["resemble"])
         assert 0 <= table[fam]["median_real_floor"] < 0.5  # held-out real images are far closer than noise
+    # the copy-the-conditional-input baseline: rows for the GANs' contents, between real images and noise
+    copy = mod.gans_against_copy(tiny_zoo, cov["image_size"])
+    gans = [json.loads(p.read_text()) for p in (tiny_zoo / "_specs").glob("gan_*.json")]
+    assert sum(r["gans"] for r in copy.values()) == len(gans) and set(copy) == {g["content"] for g in gans}
+    for r in copy.values():
+        assert 0.02 < r["copy_fd_ratio"] < 1 and 0 <= r["beat_copy"] <= r["gans"]

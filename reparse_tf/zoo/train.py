@@ -55,10 +55,15 @@ def centred(x):
     return 2 * x - 1
 
 
-def _coarse(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Conditional-GAN input: 8x-coarsened image (nearest upsampled), centred, plus noise."""
+def coarsened(x: np.ndarray) -> np.ndarray:
+    """[0, 1] images averaged over the blocks of an 8 x 8 grid, nearest upsampled back: a GAN's condition."""
     f = max(x.shape[1] // 8, 1)
-    c = centred(np.repeat(np.repeat(_low(x, x.shape[1] // f), f, 1), f, 2))
+    return np.repeat(np.repeat(_low(x, x.shape[1] // f), f, 1), f, 2)
+
+
+def _coarse(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Conditional-GAN input: :func:`coarsened` image, centred, plus noise."""
+    c = centred(coarsened(x))
     return (c + CENTRED_NOISE * rng.standard_normal(c.shape)).astype(np.float32)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from reparse_tf.zoo.build import quality_row, quality_summary
 from reparse_tf.zoo.content import training_images
-from reparse_tf.zoo.quality import sample_quality
+from reparse_tf.zoo.quality import RESEMBLES, sample_quality
 from reparse_tf.zoo.train import coarsened, to_uint8
 
 
@@ -43,8 +43,8 @@ def gans_against_copy(root: Path, image_size: int) -> dict[str, dict]:
     for content in sorted({r["content"] for r in recs if "quality" in r}):
         fd = [r["quality"]["fd_ratio"] for r in recs if r["content"] == content and "quality" in r]
         base = copy_baseline(content, image_size)
-        out[content] = {"copy_fd_ratio": round(base, 3), "gans": len(fd), "resemble": int(sum(f <= 0.5 for f in fd)),
-                        "beat_copy": int(sum(f < base for f in fd))}
+        out[content] = {"copy_fd_ratio": round(base, 3), "gans": len(fd),
+                        "resemble": int(sum(f <= RESEMBLES for f in fd)), "beat_copy": int(sum(f < base for f in fd))}
     return out
 
 

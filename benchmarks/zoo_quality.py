@@ -23,9 +23,13 @@ from reparse_tf.zoo.quality import RESEMBLES, sample_quality
 from reparse_tf.zoo.train import coarsened, to_uint8
 
 
+def _records(root: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((root / "_specs").glob("*.json"))]
+
+
 def summarise(root: Path) -> dict[str, dict[str, float]]:
     """:func:`reparse_tf.zoo.build.quality_summary` of ``root``'s records, plus an ``all`` row."""
-    recs = [json.loads(p.read_text()) for p in sorted((root / "_specs").glob("*.json"))]
+    recs = _records(root)
     return {**quality_summary(recs), "all": quality_row(recs)}
 
 
@@ -38,10 +42,10 @@ def copy_baseline(content: str, image_size: int, n: int = 300, seed: int = 0) ->
 
 def gans_against_copy(root: Path, image_size: int) -> dict[str, dict]:
     """Per content: the copy baseline, the zoo's GANs, how many resemble their content and how many beat it."""
-    recs = [json.loads(p.read_text()) for p in sorted((root / "_specs").glob("gan_*.json"))]
+    gans = [r for r in _records(root) if r["gm_type"] == "GAN" and "quality" in r]
     out = {}
-    for content in sorted({r["content"] for r in recs if "quality" in r}):
-        fd = [r["quality"]["fd_ratio"] for r in recs if r["content"] == content and "quality" in r]
+    for content in sorted({r["content"] for r in gans}):
+        fd = [r["quality"]["fd_ratio"] for r in gans if r["content"] == content]
         base = copy_baseline(content, image_size)
         out[content] = {"copy_fd_ratio": round(base, 3), "gans": len(fd),
                         "resemble": int(sum(f <= RESEMBLES for f in fd)), "beat_copy": int(sum(f < base for f in fd))}

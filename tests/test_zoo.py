@@ -111,7 +111,7 @@ a, b = keras.Variable(0.0), keras.Variable(1.0)
 bn = keras.layers.BatchNormalization(momentum=0.5)
 bn.build((None, 1))
 loss = lambda x: (a - b) ** 2 + 0.0 * keras.ops.sum(bn(x, training=True))
-step = make_step(loss, [a], keras.optimizers.SGD(0.25), bn.non_trainable_variables, [b, *bn.trainable_variables])
+step = make_step(loss, [a], keras.optimizers.SGD(0.25), [b, *bn.variables])
 x = np.full((4, 1), 3.0, np.float32)
 for _ in range(20):
     step(x)

@@ -1,13 +1,13 @@
 """The one backend-specific piece of the zoo: a gradient step for an arbitrary loss closure.
 
-``make_step(loss_fn, variables, optimizer, state=(), reads=())`` returns ``step(*args) -> float``: it
-differentiates ``loss_fn(*args)`` (a scalar built with ``keras.ops``) with respect to ``variables`` and
-applies the gradients with the Keras ``optimizer``; ``state`` are non-trainable variables whose updates
-inside ``loss_fn`` (BatchNorm moving statistics) are kept; ``reads`` are other variables the loss reads
-(the discriminator in a generator step). Under TensorFlow, ``tf.function`` reads every variable live; under
-JAX the whole step (gradient and optimizer update) is one ``jax.jit`` function of the variables' current
-values, so ``reads`` must name every variable that changes between steps, or the compiled step keeps the
-value it saw when first traced. Supports the ``tensorflow`` and ``jax`` backends; the imports of either
+``make_step(loss_fn, variables, optimizer, reads=())`` returns ``step(*args) -> float``: it differentiates
+``loss_fn(*args)`` (a scalar built with ``keras.ops``) with respect to ``variables`` and applies the
+gradients with the Keras ``optimizer``; ``reads`` are other variables the loss reads (the discriminator in a
+generator step), and the updates the loss makes to the non-trainable ones among them (BatchNorm moving
+statistics) are kept. Under TensorFlow, ``tf.function`` reads every variable live; under JAX the whole step
+(gradient and optimizer update) is one ``jax.jit`` function of the variables' current values, so ``reads``
+must name every variable that changes between steps, or the compiled step keeps the value it saw when first
+traced. Supports the ``tensorflow`` and ``jax`` backends; the imports of either
 library are confined to this module.
 """
 
@@ -29,11 +29,12 @@ def _other(vs: Sequence, *taken: Sequence) -> list:
 
 
 def make_step(loss_fn: Callable, variables: Sequence, optimizer: keras.optimizers.Optimizer,
-              state: Sequence = (), reads: Sequence = ()) -> Callable[..., float]:
+              reads: Sequence = ()) -> Callable[..., float]:
     """A compiled training step for ``loss_fn`` (see module docstring)."""
     variables = _other(variables)
-    state = _other(state, variables)
-    reads = _other(reads, variables, state)
+    others = _other(reads, variables)
+    state = [v for v in others if not v.trainable]
+    reads = [v for v in others if v.trainable]
     optimizer.build(variables)
     backend = keras.backend.backend()
     if backend == "tensorflow":

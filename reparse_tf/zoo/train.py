@@ -72,10 +72,9 @@ def _vars(*models) -> list:
 
 
 def _step(gm: GM, loss_fn, models, optimizer: keras.optimizers.Optimizer):
-    """:func:`make_step` training the trainable variables of ``models``; every non-trainable variable of
-    ``gm`` is state (kept where the loss updates it: BatchNorm statistics) and every variable is read live."""
-    every = [v for net in gm.nets.values() for v in net.variables]
-    return make_step(loss_fn, _vars(*models), optimizer, [v for v in every if not v.trainable], every)
+    """:func:`make_step` training the trainable variables of ``models``, reading every variable of ``gm``
+    live (and keeping the loss's updates of non-trainable ones: BatchNorm statistics)."""
+    return make_step(loss_fn, _vars(*models), optimizer, [v for net in gm.nets.values() for v in net.variables])
 
 
 def _clip(model: keras.Model, c: float) -> None:

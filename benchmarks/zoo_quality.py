@@ -6,7 +6,8 @@ Prints, per family: GMs, GMs whose samples resemble their content (:mod:`reparse
 median FD ratio of the worse view, the two baselines of the same run (held-out real images: the floor;
 structure-free noise: 1 by construction) and the mean build seconds per GM (one worker process). Then, per
 content, a third baseline for the GANs: the FD ratio of *copying the conditional input* (the training images
-averaged over an 8 x 8 grid of blocks, :func:`reparse_tf.zoo.train.coarsened`), and how many GANs beat it.
+averaged over a ``COND_GRID`` square grid of blocks, :func:`reparse_tf.zoo.train.coarsened`), and how many
+GANs beat it.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from reparse_tf.schema import load_schema
 from reparse_tf.zoo.spec import PRESETS, GMSpec, draw_specs
 
 #: version of the training recipes: GMs built by another version are rebuilt, not resumed
-RECIPE_VERSION = 6
+RECIPE_VERSION = 7
 
 
 def build_one(spec: GMSpec, out_root: Path, preset: str, image_size: int) -> dict:
@@ -43,7 +43,7 @@ def build_one(spec: GMSpec, out_root: Path, preset: str, image_size: int) -> dic
     images = training_images(spec.content, image_size)
     gm = build_gm(spec, image_size, n_classes=int(classes.max()) + 1)
     labels = count_labels(gm)
-    steps = p.ar_steps if spec.family in ("AR", "NF") else p.steps
+    steps = p.train_steps(spec.family)
     history = train_gm(gm, images, classes, steps=steps, batch=p.batch, seed=spec.seed)
     samples = sample_gm(gm, p.images_per_gm, images, seed=spec.seed)
     tmp = out_root / f".{spec.name}.tmp"

@@ -16,7 +16,7 @@ import pytest
 from reparse_tf.labels import read_labels
 from reparse_tf.schema import load_schema
 from reparse_tf.zoo.content import CONTENTS
-from reparse_tf.zoo.spec import FAMILIES, GMSpec, draw_specs
+from reparse_tf.zoo.spec import FAMILIES, PRESETS, GMSpec, draw_specs
 
 S = 16  # image size of the fast training tests
 
@@ -203,6 +203,7 @@ def test_tiny_zoo_layout_and_labels(tiny_zoo):
         assert len(list((tiny_zoo / gm).glob("*.png"))) >= 32
         rec = json.loads((tiny_zoo / "_specs" / f"{gm}.json").read_text())
         assert np.allclose(rec["labels"], table.values[table.row(gm)])
+        assert rec["train_steps"] == PRESETS["tiny"].train_steps(rec["gm_type"])
     assert (tiny_zoo / "sample_sheet.png").stat().st_size > 0
     cov = json.loads((tiny_zoo / "coverage.json").read_text())
     assert cov["complete"] and cov["gms"] == len(table)
@@ -242,6 +243,16 @@ def test_resume_after_interruption(tiny_zoo, tmp_path):
     assert all(root.joinpath(n).stat().st_mtime_ns == t for n, t in mtimes.items())  # finished GMs untouched
     a, b = read_labels(root / "labels.csv"), read_labels(tiny_zoo / "labels.csv")
     assert a.gms == b.gms and np.array_equal(a.values, b.values)  # same seed, same labels
+
+
+def test_gan_condition_keeps_only_the_grid_block_means():
+    from reparse_tf.zoo.train import COND_GRID, coarsened
+
+    x = np.random.default_rng(0).uniform(size=(2, 32, 32, 3)).astype(np.float32)
+    f = 32 // COND_GRID
+    blocks = coarsened(x).reshape(2, COND_GRID, f, COND_GRID, f, 3)
+    assert np.allclose(blocks, blocks[:, :, :1, :, :1])  # constant inside each block
+    assert np.allclose(blocks[:, :, 0, :, 0], x.reshape(2, COND_GRID, f, COND_GRID, f, 3).mean((2, 4)), atol=1e-6)
 
 
 def test_standard_preset_coverage_by_construction():

@@ -35,7 +35,7 @@ class Preset:
     ar_steps: int  # AR/NF likelihood models train at low resolution and get their own budget
     widths: tuple[int, ...] = (8, 12, 16, 24, 32, 48)  # block width choices (the ``filters`` label spread)
     low_res: int = 16  # AR / NF resolution before their upsampler
-    gan_steps: int | None = None
+    gan_steps: int | None = None  # GANs' own budget (None: ``steps``)
 
     def train_steps(self, family: str) -> int:
         """Training steps of a GM of ``family``."""

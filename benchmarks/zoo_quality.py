@@ -74,7 +74,8 @@ def main() -> None:
     for content, r in copy.items():
         print(f"| {content} | {r['gans']} | {r['resemble']} | {r['copy_fd_ratio']:.2f} | {r['beat_copy']} |")
     if args.json:
-        args.json.write_text(json.dumps({**table, "gans_against_copy": copy}, indent=2))
+        per_gm = {r["spec"]["name"]: round(r["quality"]["fd_ratio"], 3) for r in _records(args.root) if "quality" in r}
+        args.json.write_text(json.dumps({**table, "gans_against_copy": copy, "fd_ratio_per_gm": per_gm}, indent=2))
 
 
 if __name__ == "__main__":

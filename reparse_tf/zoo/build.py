@@ -23,7 +23,7 @@ from reparse_tf.schema import load_schema
 from reparse_tf.zoo.spec import PRESETS, GMSpec, draw_specs
 
 #: version of the training recipes: GMs built by another version are rebuilt, not resumed
-RECIPE_VERSION = 7
+RECIPE_VERSION = 8
 
 
 def build_one(spec: GMSpec, out_root: Path, preset: str, image_size: int) -> dict:

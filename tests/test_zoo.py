@@ -340,6 +340,11 @@ def test_zoo_quality_benchmark_summarises_a_built_zoo(tiny_zoo):
     for fam, q in cov["quality"].items():
         assert (table[fam]["gms"], table[fam]["resemble"]) == (q["gms"], q["resemble"])
         assert 0 <= table[fam]["median_real_floor"] < 0.5  # held-out real images are far closer than noise
+    per_gm = mod.fd_ratio_per_gm(tiny_zoo)  # one ratio per screened GM, matching the family medians
+    assert len(per_gm) == cov["gms"]
+    for fam, q in cov["quality"].items():
+        fam_ratios = [v for gm, v in per_gm.items() if gm.startswith(fam.lower() + "_")]
+        assert abs(np.median(fam_ratios) - q["median_fd_ratio"]) <= 1e-3
     # the copy-the-conditional-input baseline: rows for the GANs' contents, between real images and noise
     copy = mod.gans_against_copy(tiny_zoo, cov["image_size"])
     gans = [json.loads(p.read_text()) for p in (tiny_zoo / "_specs").glob("gan_*.json")]

@@ -245,6 +245,58 @@ def test_resume_after_interruption(tiny_zoo, tmp_path):
     assert a.gms == b.gms and np.array_equal(a.values, b.values)  # same seed, same labels
 
 
+def test_redrawn_keeps_coverage_fields_and_is_deterministic():
+    from reparse_tf.zoo.spec import redrawn
+
+    specs = draw_specs("standard", seed=0)
+    kept = ("name", "family", "content", "normalization", "block_act", "last_act", "upsampling", "skip",
+            "downsampling", "losses", "latent_dim", "low_res")
+    for spec in specs[::7]:
+        assert redrawn(spec, 0, "standard") is spec
+        a, b = redrawn(spec, 1, "standard"), redrawn(spec, 2, "standard")
+        assert a == redrawn(spec, 1, "standard") and a != b and a.seed != spec.seed
+        for other in (a, b):
+            assert all(getattr(other, k) == getattr(spec, k) for k in kept)
+            assert (other.down_stages > 0) == spec.downsampling and other.pooled_stages <= other.down_stages
+            assert other.width in PRESETS["standard"].widths
+
+
+def test_gm_failing_the_screen_is_redrawn_once_and_then_kept(tiny_zoo, tmp_path, monkeypatch):
+    from reparse_tf.zoo import quality
+    from reparse_tf.zoo.build import build_zoo
+    from reparse_tf.zoo.spec import redrawn
+
+    root = tmp_path / "zoo"
+    shutil.copytree(tiny_zoo, root)
+    monkeypatch.setattr(quality, "RESEMBLES", -1.0)  # every attempt built from now on fails the screen
+    spec = draw_specs("tiny", seed=0)[1]
+    for other in draw_specs("tiny", seed=0):  # a zoo in which only ``spec``'s first draw failed the screen
+        f = root / "_specs" / f"{other.name}.json"
+        rec = json.loads(f.read_text())
+        rec["quality"]["resembles"] = other.name != spec.name
+        f.write_text(json.dumps(rec))
+    rec_file = root / "_specs" / f"{spec.name}.json"
+    first = json.loads(rec_file.read_text())
+    others = {g: (root / g).stat().st_mtime_ns for g in read_labels(root / "labels.csv").gms if g != spec.name}
+
+    build_zoo(root, preset="tiny", seed=0, progress=False)  # tiny: 0 redraws, nothing to build
+    assert json.loads((root / "coverage.json").read_text())["built_now"] == 0
+    build_zoo(root, preset="tiny", seed=0, progress=False, redraws=1)
+    rec = json.loads(rec_file.read_text())
+    assert rec["attempt"] == 1 and rec["spec"] == redrawn(spec, 1, "tiny").to_json()
+    assert rec["rejected"] == [{"attempt": 0, "spec": first["spec"], "fd_ratio": first["quality"]["fd_ratio"],
+                                "seconds": first["seconds"]}]
+    table, before = read_labels(root / "labels.csv"), read_labels(tiny_zoo / "labels.csv")
+    assert np.array_equal(table.values[table.row(spec.name)], rec["labels"])  # counted from the redrawn GM
+    assert all(np.array_equal(table.values[table.row(g)], before.values[before.row(g)]) for g in others)
+    assert all((root / g).stat().st_mtime_ns == t for g, t in others.items())
+    cov = json.loads((root / "coverage.json").read_text())
+    assert cov["built_now"] == 1 and sum(row["redrawn"] for row in cov["quality"].values()) == 1
+
+    build_zoo(root, preset="tiny", seed=0, progress=False, redraws=1)  # spent: the failing attempt is kept
+    assert json.loads((root / "coverage.json").read_text())["built_now"] == 0
+
+
 def test_gan_condition_keeps_only_the_grid_block_means():
     from reparse_tf.zoo.train import COND_GRID, coarsened
 

@@ -16,6 +16,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--limit", type=int, default=None, help="build at most this many unfinished GMs")
     b.add_argument("--workers", type=int, default=1,
                    help="build GMs in this many processes (GPU hosts / many cores; default 1)")
+    b.add_argument("--redraws", type=int, default=None,
+                   help="architectures redrawn for a GM whose samples fail the quality screen (default: the "
+                        "preset's; 0 keeps every first draw)")
     b.set_defaults(func=run_build)
 
 
@@ -31,7 +34,7 @@ def run_build(args: argparse.Namespace) -> int:
 
     t0 = time.time()
     root = build_zoo(args.out, preset=args.preset, seed=args.seed, image_size=args.image_size, limit=args.limit,
-                      workers=args.workers)
+                      workers=args.workers, redraws=args.redraws)
     cov = json.loads((Path(root) / "coverage.json").read_text())
     console = Console(width=140)
     table = Table(title=f"zoo coverage ({cov['gms']} GMs)")
@@ -46,7 +49,7 @@ def run_build(args: argparse.Namespace) -> int:
     for fam, q in cov.get("quality", {}).items():
         table.add_row(f"samples resemble content: {fam}",
                       f"{q['resemble']}/{q['gms']} GMs (median FD ratio {q['median_fd_ratio']:.2f}; "
-                      "0 = real, 1 = noise)")
+                      f"0 = real, 1 = noise; {q.get('redrawn', 0)} redrawn)")
     console.print(table)
     print(f"zoo ({args.preset}, {'complete' if cov.get('complete') else 'partial'}) written to {root} "
           f"in {time.time() - t0:.0f}s: <gm>/*.png, labels.csv, _specs/, coverage.json, sample_sheet.png")

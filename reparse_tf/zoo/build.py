@@ -3,7 +3,10 @@
 ``build_zoo(out_root, preset="tiny", seed=0, image_size=64)`` writes ``ROOT/<gm>/*.png``,
 ``ROOT/labels.csv``, ``ROOT/_specs/<gm>.json``, ``ROOT/coverage.json`` and ``ROOT/sample_sheet.png``.
 Each GM is written to ``ROOT/.<gm>.tmp`` and renamed when complete; a rerun skips finished GMs (their
-labels are re-read from ``_specs/<gm>.json``), so an interrupted build resumes.
+labels are re-read from ``_specs/<gm>.json``), so an interrupted build resumes. A GM whose samples fail the
+quality screen (:mod:`reparse_tf.zoo.quality`) is rebuilt from a redrawn architecture
+(:func:`reparse_tf.zoo.spec.redrawn`), up to the preset's ``redraws`` times; the last attempt stays, and its
+record lists the rejected ones.
 """
 
 from __future__ import annotations
@@ -20,14 +23,15 @@ import numpy as np
 from reparse_tf.artifacts import write_json
 from reparse_tf.labels import LabelTable, write_labels
 from reparse_tf.schema import load_schema
-from reparse_tf.zoo.spec import PRESETS, GMSpec, draw_specs
+from reparse_tf.zoo.spec import PRESETS, GMSpec, draw_specs, redrawn
 
 #: version of the training recipes: GMs built by another version are rebuilt, not resumed
 RECIPE_VERSION = 8
 
 
-def build_one(spec: GMSpec, out_root: Path, preset: str, image_size: int) -> dict:
-    """Build, train and sample one GM into ``out_root/<gm>`` (atomic); returns its spec record."""
+def build_one(spec: GMSpec, out_root: Path, preset: str, image_size: int, extra: dict | None = None) -> dict:
+    """Build, train and sample one GM into ``out_root/<gm>`` (atomic); returns its spec record (``extra``
+    added to it)."""
     import keras
     from PIL import Image
 
@@ -59,6 +63,7 @@ def build_one(spec: GMSpec, out_root: Path, preset: str, image_size: int) -> dic
         "quality": sample_quality(samples, images, seed=spec.seed),
         "seconds": round(time.time() - t0, 2),
         "summary": {k: gm.nets[k].count_params() for k in gm.parsed},
+        **(extra or {}),
     }
     write_json(out_root / "_specs" / f"{spec.name}.json", record)
     shutil.rmtree(out_root / spec.name, ignore_errors=True)
@@ -86,12 +91,14 @@ def coverage(records: list[dict]) -> dict:
 
 def quality_row(records: list[dict]) -> dict:
     """Sample quality of a group of GM records (:mod:`reparse_tf.zoo.quality`): GMs, GMs whose samples
-    resemble their content, median FD ratio, median real-image floor (held-out real vs real, worse view)
-    and mean build seconds; records built before the quality screen existed are left out."""
+    resemble their content, GMs rebuilt from a redrawn architecture, median FD ratio, median real-image floor
+    (held-out real vs real, worse view) and mean build seconds of the final attempts; records built before the
+    quality screen existed are left out."""
     rs = [r for r in records if "quality" in r]
     q = [r["quality"] for r in rs]
     floor = [max(v["fd_real"] / v["fd_noise"] for v in (x["global"], x["local"])) for x in q]
     return {"gms": len(q), "resemble": int(sum(x["resembles"] for x in q)),
+            "redrawn": sum(r.get("attempt", 0) > 0 for r in rs),
             "median_fd_ratio": round(float(np.median([x["fd_ratio"] for x in q])), 3),
             "median_real_floor": float(np.median(floor)), "mean_seconds": float(np.mean([r["seconds"] for r in rs]))}
 
@@ -128,60 +135,89 @@ def sample_sheet(out_root: Path, gms: list[str], path: Path, notes: dict[str, st
     return path
 
 
-def _finished(spec: GMSpec, out_root: Path, image_size: int) -> dict | None:
-    """The stored record of a GM already built with this exact spec, else None."""
+def _stored(spec: GMSpec, out_root: Path, preset: str, image_size: int) -> dict | None:
+    """The stored record of the GM first drawn as ``spec``, if it was built (any attempt) with this recipe."""
     spec_file = out_root / "_specs" / f"{spec.name}.json"
     if (out_root / spec.name).is_dir() and spec_file.is_file():
         rec = json.loads(spec_file.read_text())
-        if (rec["spec"] == spec.to_json() and rec["image_size"] == image_size
-                and rec.get("recipe_version") == RECIPE_VERSION):
+        if (rec["spec"] == redrawn(spec, rec.get("attempt", 0), preset, image_size).to_json()
+                and rec["image_size"] == image_size and rec.get("recipe_version") == RECIPE_VERSION):
             return rec
     return None
 
 
-def _build_task(args: tuple[GMSpec, Path, str, int]) -> str:
-    spec = args[0]
-    build_one(*args)
-    return spec.name
+def _final(rec: dict, redraws: int) -> bool:
+    """Is a stored GM done: its samples pass the screen, or its last allowed attempt is built?"""
+    return rec["quality"]["resembles"] or rec.get("attempt", 0) >= redraws
+
+
+def _finished(spec: GMSpec, out_root: Path, preset: str, image_size: int, redraws: int) -> dict | None:
+    """The stored record of a finished GM (:func:`_final`), else None."""
+    rec = _stored(spec, out_root, preset, image_size)
+    return rec if rec is not None and _final(rec, redraws) else None
+
+
+def build_screened(spec: GMSpec, out_root: Path, preset: str, image_size: int, redraws: int) -> dict:
+    """Build the GM first drawn as ``spec``, continuing from its stored attempt, until an attempt passes the
+    quality screen or ``redraws`` redraws are spent (module docstring); returns the final record."""
+    rec = _stored(spec, out_root, preset, image_size)
+    while rec is None or not _final(rec, redraws):
+        attempt = 0 if rec is None else rec.get("attempt", 0) + 1
+        rejected = [] if rec is None else [*rec.get("rejected", []), {
+            "attempt": rec.get("attempt", 0), "spec": rec["spec"], "fd_ratio": rec["quality"]["fd_ratio"],
+            "seconds": rec["seconds"]}]
+        rec = build_one(redrawn(spec, attempt, preset, image_size), out_root, preset, image_size,
+                        {"attempt": attempt, "rejected": rejected})
+    return rec
+
+
+def _build_task(args: tuple[GMSpec, Path, str, int, int]) -> str:
+    build_screened(*args)
+    return args[0].name
 
 
 def build_zoo(out_root: str | Path, preset: str = "tiny", seed: int = 0, image_size: int = 64,
-              limit: int | None = None, progress: bool = True, workers: int = 1) -> Path:
+              limit: int | None = None, progress: bool = True, workers: int = 1, redraws: int | None = None) -> Path:
     """Build (or resume) a zoo preset into ``out_root`` (RED layout); ``limit`` builds only the first
     ``limit`` unfinished GMs (labels/sheet are then written for the finished ones). ``workers > 1``
-    builds GMs in that many spawned processes (same result: each GM is seeded by its spec)."""
+    builds GMs in that many spawned processes (same result: each GM is seeded by its spec). ``redraws``
+    overrides the preset's number of redrawn architectures for a GM that fails the quality screen."""
     from tqdm import tqdm
 
     out_root = Path(out_root)
     out_root.mkdir(parents=True, exist_ok=True)
     specs = draw_specs(preset, seed, image_size)
-    todo = [spec for spec in specs if _finished(spec, out_root, image_size) is None][:limit]
+    redraws = PRESETS[preset].redraws if redraws is None else redraws
+    todo = [spec for spec in specs if _finished(spec, out_root, preset, image_size, redraws) is None][:limit]
     t0 = time.time()
     bar = tqdm(total=len(todo), desc=f"zoo {preset}", unit="gm", disable=not progress)
     if workers > 1 and len(todo) > 1:
         import multiprocessing
 
         with multiprocessing.get_context("spawn").Pool(min(workers, len(todo))) as pool:
-            for name in pool.imap_unordered(_build_task, [(s, out_root, preset, image_size) for s in todo]):
+            for name in pool.imap_unordered(_build_task, [(s, out_root, preset, image_size, redraws) for s in todo]):
                 bar.set_postfix_str(name)
                 bar.update()
     else:
         for spec in todo:
             bar.set_postfix_str(f"{spec.name} ({spec.family}, {spec.content})")
-            build_one(spec, out_root, preset, image_size)
+            build_screened(spec, out_root, preset, image_size, redraws)
             bar.update()
     bar.close()
     built = len(todo)
-    records = [rec for spec in specs if (rec := _finished(spec, out_root, image_size)) is not None]
+    records = [rec for spec in specs if (rec := _finished(spec, out_root, preset, image_size, redraws)) is not None]
     schema = load_schema()
     table = LabelTable([r["spec"]["name"] for r in records], [r["gm_type"] for r in records],
                        [r["content"] for r in records], np.array([r["labels"] for r in records]))
     write_labels(table, out_root / "labels.csv", schema)
     cov = coverage(records) if records else {"gms": 0}
-    cov.update({"preset": preset, "seed": seed, "image_size": image_size, "complete": len(records) == len(specs),
+    cov.update({"preset": preset, "seed": seed, "image_size": image_size, "redraws": redraws,
+                "complete": len(records) == len(specs),
                 "built_now": built, "wall_seconds_now": round(time.time() - t0, 1)})
     write_json(out_root / "coverage.json", cov)
     if records:
-        notes = {r["spec"]["name"]: f"FD {r['quality']['fd_ratio']:.2f}" for r in records if "quality" in r}
+        notes = {r["spec"]["name"]: f"FD {r['quality']['fd_ratio']:.2f}" + (f" r{r['attempt']}" if r.get("attempt")
+                                                                              else "")
+                 for r in records if "quality" in r}
         sample_sheet(out_root, table.gms, out_root / "sample_sheet.png", notes)
     return out_root

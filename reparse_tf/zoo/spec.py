@@ -12,7 +12,7 @@ so content is not tied to the architecture.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -35,6 +35,7 @@ class Preset:
     widths: tuple[int, ...] = (8, 12, 16, 24, 32, 48)  # block width choices (the ``filters`` label spread)
     low_res: int = 16  # AR / NF resolution before their upsampler
     family_steps: dict[str, int] = field(default_factory=dict)  # per-family budgets that replace ``steps``
+    redraws: int = 0  # architectures redrawn for a GM whose samples fail the quality screen (:func:`redrawn`)
 
     def train_steps(self, family: str) -> int:
         """Training steps of a GM of ``family``."""
@@ -45,8 +46,8 @@ PRESETS: dict[str, Preset] = {
     "tiny": Preset({"GAN": 3, "VAE": 2, "AA": 2, "AR": 2, "NF": 2}, 32, 30, 8, (8, 12, 16), 8),
     # more steps helped GANs, PixelCNNs and flows in same-spec trials, not VAEs (README, recipes v7 / v8)
     "standard": Preset({"GAN": 24, "VAE": 10, "AA": 10, "AR": 8, "NF": 8}, 300, 300, 16, (8, 12, 16, 24), 8,
-                       family_steps={"GAN": 400, "AR": 600, "NF": 1200}),
-    "large": Preset({"GAN": 60, "VAE": 25, "AA": 25, "AR": 20, "NF": 20}, 1000, 3000, 64),
+                       family_steps={"GAN": 400, "AR": 600, "NF": 1200}, redraws=2),
+    "large": Preset({"GAN": 60, "VAE": 25, "AA": 25, "AR": 20, "NF": 20}, 1000, 3000, 64, redraws=2),
 }
 
 
@@ -147,30 +148,52 @@ def draw_specs(preset: str = "tiny", seed: int = 0, image_size: int = 64) -> lis
     arch = {p.name: _balanced(n, list(p.classes), rng, sizes) for p in schema.discrete_architecture}
     contents = _balanced(n, list(CONTENTS), rng, sizes)
     loss_by_family = {f: iter(_losses(f, fams.count(f), rng)) for f in FAMILIES}
-    max_up = int(np.log2(image_size)) - 2  # decoder base resolution >= 4
     specs = []
     for i, fam in enumerate(fams):
         down = arch["downsampling"][i] == "used"
-        d_stages = int(rng.integers(1, 4)) if down else 0
-        latent_family = fam in ("GAN", "VAE", "AA")
         specs.append(GMSpec(
             name=f"{fam.lower()}_{i:03d}",
             family=fam,
             content=contents[i],
             seed=int(seed * 100003 + i),
-            fc_layers=int(rng.integers(1, 4)) if latent_family else 0,
-            blocks=int(rng.integers(1, max_up + 1)) if latent_family else int(rng.integers(1, 5)),
-            layers_per_block=int(rng.integers(1, 4)),
-            width=int(rng.choice(PRESETS[preset].widths)),
+            **_shape(fam, down, PRESETS[preset], image_size, rng),
             normalization=arch["normalization_type"][i],
             block_act=arch["nonlinearity_blocks"][i],
             last_act=arch["nonlinearity_last_layer"][i],
             upsampling=arch["upsampling_type"][i],
             skip=arch["skip_connection"][i] == "used",
             downsampling=down,
-            down_stages=d_stages,
-            pooled_stages=int(rng.integers(0, d_stages + 1)),
             losses=next(loss_by_family[fam]),
             low_res=min(PRESETS[preset].low_res, image_size // 2),
         ))
     return specs
+
+
+def _shape(family: str, down: bool, preset: Preset, image_size: int, rng: np.random.Generator) -> dict:
+    """The continuous architecture choices of a spec (depths, width, down / pooled stages)."""
+    d_stages = int(rng.integers(1, 4)) if down else 0
+    latent_family = family in ("GAN", "VAE", "AA")
+    max_up = int(np.log2(image_size)) - 2  # decoder base resolution >= 4
+    return {
+        "fc_layers": int(rng.integers(1, 4)) if latent_family else 0,
+        "blocks": int(rng.integers(1, max_up + 1)) if latent_family else int(rng.integers(1, 5)),
+        "layers_per_block": int(rng.integers(1, 4)),
+        "width": int(rng.choice(preset.widths)),
+        "down_stages": d_stages,
+        "pooled_stages": int(rng.integers(0, d_stages + 1)),
+    }
+
+
+def redrawn(spec: GMSpec, attempt: int, preset: str, image_size: int = 64) -> GMSpec:
+    """Attempt ``attempt`` of the GM first drawn as ``spec`` (attempt 0 is ``spec`` itself).
+
+    A redraw keeps the GM's name, family, content, every discrete class and its losses, so a preset's stratified
+    coverage is unchanged, and draws new continuous choices (:func:`_shape`) and a new seed, deterministically
+    from ``spec.seed`` and ``attempt``. The zoo builder uses it for GMs whose samples fail the quality screen:
+    like the published GMs of the paper's dataset, a zoo GM is one whose training worked.
+    """
+    if attempt == 0:
+        return spec
+    rng = np.random.default_rng([spec.seed, attempt])
+    return replace(spec, seed=int(rng.integers(2**31)), **_shape(spec.family, spec.downsampling, PRESETS[preset],
+                                                                  image_size, rng))

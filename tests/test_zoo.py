@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from pytest import approx
 
 from reparse_tf.labels import read_labels
 from reparse_tf.schema import load_schema
@@ -392,6 +393,7 @@ def test_zoo_quality_benchmark_summarises_a_built_zoo(tiny_zoo):
     for fam, q in cov["quality"].items():
         assert (table[fam]["gms"], table[fam]["resemble"]) == (q["gms"], q["resemble"])
         assert 0 <= table[fam]["median_real_floor"] < 0.5  # held-out real images are far closer than noise
+        assert table[fam]["redrawn"] == 0 and table[fam]["total_seconds"] == approx(q["gms"] * q["mean_seconds"])
     per_gm = mod.fd_ratio_per_gm(tiny_zoo)  # one ratio per screened GM, matching the family medians
     assert len(per_gm) == cov["gms"]
     for fam, q in cov["quality"].items():

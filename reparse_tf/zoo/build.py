@@ -92,15 +92,16 @@ def coverage(records: list[dict]) -> dict:
 def quality_row(records: list[dict]) -> dict:
     """Sample quality of a group of GM records (:mod:`reparse_tf.zoo.quality`): GMs, GMs whose samples
     resemble their content, GMs rebuilt from a redrawn architecture, median FD ratio, median real-image floor
-    (held-out real vs real, worse view) and mean build seconds of the final attempts; records built before the
-    quality screen existed are left out."""
+    (held-out real vs real, worse view), mean build seconds of the final attempts and total build seconds of
+    every attempt (rejected ones too); records built before the quality screen existed are left out."""
     rs = [r for r in records if "quality" in r]
     q = [r["quality"] for r in rs]
     floor = [max(v["fd_real"] / v["fd_noise"] for v in (x["global"], x["local"])) for x in q]
     return {"gms": len(q), "resemble": int(sum(x["resembles"] for x in q)),
             "redrawn": sum(r.get("attempt", 0) > 0 for r in rs),
             "median_fd_ratio": round(float(np.median([x["fd_ratio"] for x in q])), 3),
-            "median_real_floor": float(np.median(floor)), "mean_seconds": float(np.mean([r["seconds"] for r in rs]))}
+            "median_real_floor": float(np.median(floor)), "mean_seconds": float(np.mean([r["seconds"] for r in rs])),
+            "total_seconds": float(sum(r["seconds"] + sum(x["seconds"] for x in r.get("rejected", [])) for r in rs))}
 
 
 def quality_summary(records: list[dict]) -> dict:

@@ -172,6 +172,11 @@ def build_screened(spec: GMSpec, out_root: Path, preset: str, image_size: int, r
     return rec
 
 
+def _caption(rec: dict) -> str:
+    """Sample-sheet note of a GM: its FD ratio, and ``rK`` when attempt K (a redraw) stays."""
+    return f"FD {rec['quality']['fd_ratio']:.2f}" + (f" r{rec['attempt']}" if rec.get("attempt") else "")
+
+
 def _build_task(args: tuple[GMSpec, Path, str, int, int]) -> str:
     build_screened(*args)
     return args[0].name
@@ -217,8 +222,6 @@ def build_zoo(out_root: str | Path, preset: str = "tiny", seed: int = 0, image_s
                 "built_now": built, "wall_seconds_now": round(time.time() - t0, 1)})
     write_json(out_root / "coverage.json", cov)
     if records:
-        notes = {r["spec"]["name"]: f"FD {r['quality']['fd_ratio']:.2f}" + (f" r{r['attempt']}" if r.get("attempt")
-                                                                              else "")
-                 for r in records if "quality" in r}
+        notes = {r["spec"]["name"]: _caption(r) for r in records if "quality" in r}
         sample_sheet(out_root, table.gms, out_root / "sample_sheet.png", notes)
     return out_root

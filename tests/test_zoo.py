@@ -246,6 +246,21 @@ def test_resume_after_interruption(tiny_zoo, tmp_path):
     assert a.gms == b.gms and np.array_equal(a.values, b.values)  # same seed, same labels
 
 
+def test_unreadable_gm_record_is_reported_and_rebuilt(tiny_zoo, tmp_path, caplog):
+    from reparse_tf.zoo.build import build_zoo
+
+    root = tmp_path / "zoo"
+    shutil.copytree(tiny_zoo, root)
+    victim = read_labels(root / "labels.csv").gms[0]
+    record = root / "_specs" / f"{victim}.json"
+    record.write_text('{"spec": ')  # truncated
+    build_zoo(root, preset="tiny", seed=0, progress=False)
+    assert str(record) in caplog.text and "JSONDecodeError" in caplog.text
+    assert json.loads((root / "coverage.json").read_text())["built_now"] == 1
+    assert json.loads(record.read_text()) == json.loads((tiny_zoo / "_specs" / f"{victim}.json").read_text()) | {
+        "seconds": json.loads(record.read_text())["seconds"]}  # rebuilt: the same GM again (deterministic)
+
+
 def test_redrawn_keeps_coverage_fields_and_is_deterministic():
     from reparse_tf.zoo.spec import redrawn
 

@@ -12,6 +12,7 @@ record lists the rejected ones.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import time
@@ -24,6 +25,8 @@ from reparse_tf.artifacts import write_json
 from reparse_tf.labels import LabelTable, write_labels
 from reparse_tf.schema import load_schema
 from reparse_tf.zoo.spec import PRESETS, GMSpec, draw_specs, redrawn
+
+log = logging.getLogger(__name__)
 
 #: version of the training recipes: GMs built by another version are rebuilt, not resumed
 RECIPE_VERSION = 8
@@ -137,13 +140,18 @@ def sample_sheet(out_root: Path, gms: list[str], path: Path, notes: dict[str, st
 
 
 def _stored(spec: GMSpec, out_root: Path, preset: str, image_size: int) -> dict | None:
-    """The stored record of the GM first drawn as ``spec``, if it was built (any attempt) with this recipe."""
+    """The stored record of the GM first drawn as ``spec``, if it was built (any attempt) with this recipe; an
+    unreadable record is reported (file and reason) and its GM rebuilt."""
     spec_file = out_root / "_specs" / f"{spec.name}.json"
     if (out_root / spec.name).is_dir() and spec_file.is_file():
-        rec = json.loads(spec_file.read_text())
-        if (rec["spec"] == redrawn(spec, rec.get("attempt", 0), preset, image_size).to_json()
-                and rec["image_size"] == image_size and rec.get("recipe_version") == RECIPE_VERSION):
-            return rec
+        try:
+            rec = json.loads(spec_file.read_text())
+            if (rec["spec"] == redrawn(spec, rec.get("attempt", 0), preset, image_size).to_json()
+                    and rec["image_size"] == image_size and rec.get("recipe_version") == RECIPE_VERSION):
+                return rec
+        except (ValueError, KeyError, TypeError) as err:
+            log.warning("%s: unreadable GM record (%s: %s); rebuilding %s", spec_file, type(err).__name__, err,
+                        spec.name)
     return None
 
 

@@ -27,6 +27,10 @@ from sklearn.decomposition import PCA
 POOL = 16
 COMPONENTS = 32
 RESEMBLES = 0.5
+#: a GM screened during training (``Preset.checks``) stops early once its FD ratio is at most this
+SETTLED = 0.25
+#: ... and an attempt that can still be redrawn is given up once its FD ratio is above this (no better than noise)
+HOPELESS = 1.0
 
 
 def _float(images: np.ndarray) -> np.ndarray:

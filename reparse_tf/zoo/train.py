@@ -1,11 +1,14 @@
 """Train a built GM on its content and sample images from it (``keras`` + ``keras.ops`` only).
 
-``train_gm(gm, images, classes, steps, batch, seed)`` returns the per-step objective history (dict of
-lists); ``sample_gm(gm, n, images, seed)`` returns ``uint8 [n, S, S, 3]``. Objectives follow
+``train_gm(gm, images, classes, steps, batch, seed, check)`` returns the per-step objective history (dict of
+lists); ``check(step) -> bool`` (optional) is called after every step and ends training early when it returns
+True; ``sample_gm(gm, n, images, seed)`` returns ``uint8 [n, S, S, 3]``. Objectives follow
 :mod:`reparse_tf.zoo.losses`; randomness is drawn with numpy outside the loss closures.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -32,6 +35,10 @@ VAE_KL_WEIGHT = 0.01
 NF_TEMPERATURE = 1.0
 #: bound of the VAE encoder's log-variance (training and posterior sampling)
 LOGVAR_CLIP = 8.0
+
+
+#: ``check(step) -> bool`` of :func:`train_gm`: True ends training after that step
+Check = Callable[[int], bool] | None
 
 
 def to_model(x, last_act: str):
@@ -86,8 +93,9 @@ def _clip(model: keras.Model, c: float) -> None:
         v.assign(ops.clip(v, -c, c))
 
 
-def _gan_pair(gm: GM, loss_g, loss_d, g_models, steps, batch, data_fn):
-    """Alternate D and G steps; ``data_fn(step) -> args`` feeds both closures."""
+def _gan_pair(gm: GM, loss_g, loss_d, g_models, steps, batch, data_fn, check: Check = None):
+    """Alternate D and G steps; ``data_fn(step) -> args`` feeds both closures; ``check`` as in
+    :func:`train_gm`."""
     g_opt = keras.optimizers.Adam(LR[gm.spec.family], beta_1=0.5)
     g_step = _step(gm, loss_g, g_models, g_opt)
     d_step = None
@@ -103,12 +111,15 @@ def _gan_pair(gm: GM, loss_g, loss_d, g_models, steps, batch, data_fn):
             if "WGAN" in gm.spec.losses:
                 _clip(gm["discriminator"], L.WGAN_CLIP)
         hist["g"].append(g_step(*args))
+        if check is not None and check(t + 1):
+            break
     return hist
 
 
 def train_gm(gm: GM, images: np.ndarray, classes: np.ndarray | None = None, steps: int = 100, batch: int = 16,
-             seed: int = 0) -> dict[str, list[float]]:
-    """Train every network of ``gm`` on ``images`` (float [N, S, S, 3] in [0, 1])."""
+             seed: int = 0, check: Check = None) -> dict[str, list[float]]:
+    """Train every network of ``gm`` on ``images`` (float [N, S, S, 3] in [0, 1]) for up to ``steps`` steps
+    (fewer when ``check`` ends training; an AA's victim classifier is trained before and is not checked)."""
     spec, fam, losses = gm.spec, gm.spec.family, gm.spec.losses
     rng = np.random.default_rng(seed)
     n = len(images)
@@ -136,7 +147,7 @@ def train_gm(gm: GM, images: np.ndarray, classes: np.ndarray | None = None, step
         def loss_d(real, inp):
             return L.d_loss(adv, D(real, training=True), D(G(inp, training=True), training=True))
 
-        return _gan_pair(gm, loss_g, loss_d, [G], steps, batch, data_fn)
+        return _gan_pair(gm, loss_g, loss_d, [G], steps, batch, data_fn, check)
 
     if fam == "VAE":
         E, Dec = gm["encoder"], gm["decoder"]
@@ -164,7 +175,7 @@ def train_gm(gm: GM, images: np.ndarray, classes: np.ndarray | None = None, step
         def loss_d(real, x_in, eps, zp):
             return L.d_loss(adv, D(real, training=True), D(Dec(zp, training=True), training=True))
 
-        return _gan_pair(gm, loss_g, loss_d if adv else None, [E, Dec], steps, batch, data_fn)
+        return _gan_pair(gm, loss_g, loss_d if adv else None, [E, Dec], steps, batch, data_fn, check)
 
     if fam == "AA":
         G, V = gm["generator"], gm["victim"]
@@ -211,7 +222,7 @@ def train_gm(gm: GM, images: np.ndarray, classes: np.ndarray | None = None, step
             return L.d_loss(adv, D(x01, training=True), D(perturb(x01)[0], training=True))
 
         V.trainable = False
-        hist.update(_gan_pair(gm, loss_g, loss_d if adv else None, [G], steps, batch, data_fn))
+        hist.update(_gan_pair(gm, loss_g, loss_d if adv else None, [G], steps, batch, data_fn, check))
         return hist
 
     if fam in ("AR", "NF"):
@@ -247,10 +258,12 @@ def train_gm(gm: GM, images: np.ndarray, classes: np.ndarray | None = None, step
             main_step = _step(gm, main_loss, [F], keras.optimizers.Adam(2e-3))
             feed = lambda idx: ((low[idx] + rng.uniform(0, 1 / 256, low[idx].shape) - 0.5).astype(np.float32),)
         hist = {"main": [], "upsampler": []}
-        for _ in range(steps):
+        for t in range(steps):
             idx = rng.choice(n, batch, replace=False)
             hist["main"].append(main_step(*feed(idx)))
             hist["upsampler"].append(up_step(low[idx], data[idx]))
+            if check is not None and check(t + 1):
+                break
         return hist
     raise ValueError(f"unknown GM family {fam!r}")
 

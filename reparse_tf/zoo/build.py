@@ -235,7 +235,10 @@ def build_zoo(out_root: str | Path, preset: str = "tiny", seed: int = 0, image_s
               limit: int | None = None, progress: bool = True, workers: int = 1, redraws: int | None = None) -> Path:
     """Build (or resume) a zoo preset into ``out_root`` (RED layout); ``limit`` builds only the first
     ``limit`` unfinished GMs (labels/sheet are then written for the finished ones). ``workers > 1``
-    builds GMs in that many spawned processes (same result: each GM is seeded by its spec). ``redraws``
+    builds GMs in that many spawned processes with one TensorFlow thread each (:data:`WORKER_ENV`); each GM is
+    seeded by its spec, so builds with the same seed and ``workers`` setting agree, but a one-process build
+    (TensorFlow's default threads) can differ from a multi-process one in the samples and in which attempt of a
+    GM stays (float sums in another order). ``redraws``
     overrides the preset's number of redrawn architectures for a GM that fails the quality screen."""
     from tqdm import tqdm
 

@@ -301,7 +301,7 @@ def test_gm_failing_the_screen_is_redrawn_once_and_then_kept(tiny_zoo, tmp_path,
     rec = json.loads(rec_file.read_text())
     assert rec["attempt"] == 1 and rec["spec"] == redrawn(spec, 1, "tiny").to_json()
     assert rec["rejected"] == [{"attempt": 0, "spec": first["spec"], "fd_ratio": first["quality"]["fd_ratio"],
-                                "seconds": first["seconds"]}]
+                                "trained_steps": first["trained_steps"], "seconds": first["seconds"]}]
     table, before = read_labels(root / "labels.csv"), read_labels(tiny_zoo / "labels.csv")
     assert np.array_equal(table.values[table.row(spec.name)], rec["labels"])  # counted from the redrawn GM
     assert all(np.array_equal(table.values[table.row(g)], before.values[before.row(g)]) for g in others)
@@ -311,6 +311,46 @@ def test_gm_failing_the_screen_is_redrawn_once_and_then_kept(tiny_zoo, tmp_path,
 
     build_zoo(root, preset="tiny", seed=0, progress=False, redraws=1)  # spent: the failing attempt is kept
     assert json.loads((root / "coverage.json").read_text())["built_now"] == 0
+
+
+def test_screening_during_training_stops_settled_gms_and_gives_up_hopeless_attempts(tmp_path, monkeypatch):
+    from reparse_tf.zoo import quality
+    from reparse_tf.zoo import spec as spec_module
+    from reparse_tf.zoo.build import build_one
+
+    monkeypatch.setitem(spec_module.PRESETS, "tiny", replace(PRESETS["tiny"], checks=(0.5, 0.75)))
+    spec = TRAIN_CASES[0]  # a GAN; tiny: 30 steps, screened after 15 and 22
+
+    def build(out: str, settled: float, hopeless: float, give_up: bool) -> dict:
+        monkeypatch.setattr(quality, "SETTLED", settled)
+        monkeypatch.setattr(quality, "HOPELESS", hopeless)
+        return build_one(spec, tmp_path / out, "tiny", S, give_up=give_up)
+
+    full = build("full", -1.0, -1.0, give_up=False)  # nothing settles; hopeless, but this attempt is the last
+    assert full["trained_steps"] == 30 and [(c[0], c[2]) for c in full["checks"]] == [(15, "continue"),
+                                                                                       (22, "continue")]
+    r15 = full["checks"][0][1]
+    for out, settled, verdict in (("settled", 1e9, "settled"), ("hopeless", -1.0, "hopeless")):
+        rec = build(out, settled, -1.0, give_up=True)
+        # stopped after the first screening, whose samples and FD ratio are the GM's (screening does not change
+        # the training: the same ratio after 15 steps as in the full run)
+        assert rec["trained_steps"] == 15 and rec["checks"] == [[15, r15, verdict]]
+        assert rec["quality"]["fd_ratio"] == r15 and len(list((tmp_path / out / spec.name).glob("*.png"))) == 32
+    assert build("ignored", -1.0, 1e9, give_up=True)["trained_steps"] == 30  # neither settled nor hopeless
+
+
+@pytest.mark.parametrize("spec", [TRAIN_CASES[5], TRAIN_CASES[7]], ids=lambda s: s.name)
+def test_check_ends_training_after_the_step_it_returns_true(spec):
+    from reparse_tf.zoo.content import load_content, training_images
+    from reparse_tf.zoo.models import build_gm
+    from reparse_tf.zoo.train import train_gm
+
+    images, classes = load_content(spec.content, S)
+    gm = build_gm(spec, S, n_classes=int(classes.max()) + 1)
+    seen: list[int] = []
+    hist = train_gm(gm, training_images(spec.content, S), classes, steps=10, batch=8,
+                    check=lambda t: seen.append(t) or t == 3)
+    assert seen == [1, 2, 3] and len(hist["g" if spec.family == "AA" else "main"]) == 3
 
 
 def test_gan_condition_keeps_only_the_grid_block_means():

@@ -261,6 +261,20 @@ def test_unreadable_gm_record_is_reported_and_rebuilt(tiny_zoo, tmp_path, caplog
         "seconds": json.loads(record.read_text())["seconds"]}  # rebuilt: the same GM again (deterministic)
 
 
+@pytest.mark.parametrize("flag, value", [("--redraws", "-1"), ("--workers", "0"), ("--limit", "0")])
+def test_zoo_build_rejects_out_of_range_counts(tmp_path, capsys, flag, value):
+    from reparse_tf.cli import main
+    from reparse_tf.zoo.build import build_zoo
+
+    with pytest.raises(SystemExit) as err:
+        main(["zoo", "build", "--out", str(tmp_path / "zoo"), flag, value])
+    assert err.value.code == 2 and f"{flag}: must be at least" in capsys.readouterr().err
+    assert not (tmp_path / "zoo").exists()
+    with pytest.raises(ValueError, match="redraws must be at least 0"):
+        build_zoo(tmp_path / "zoo", redraws=-1, progress=False)
+    assert not (tmp_path / "zoo").exists()
+
+
 def test_redrawn_keeps_coverage_fields_and_is_deterministic():
     from reparse_tf.zoo.spec import redrawn
 

@@ -242,10 +242,12 @@ def build_zoo(out_root: str | Path, preset: str = "tiny", seed: int = 0, image_s
     overrides the preset's number of redrawn architectures for a GM that fails the quality screen."""
     from tqdm import tqdm
 
+    redraws = PRESETS[preset].redraws if redraws is None else redraws
+    if redraws < 0:
+        raise ValueError(f"redraws must be at least 0, got {redraws}")
     out_root = Path(out_root)
     out_root.mkdir(parents=True, exist_ok=True)
     specs = draw_specs(preset, seed, image_size)
-    redraws = PRESETS[preset].redraws if redraws is None else redraws
     todo = [spec for spec in specs if _finished(spec, out_root, preset, image_size, redraws) is None][:limit]
     t0 = time.time()
     bar = tqdm(total=len(todo), desc=f"zoo {preset}", unit="gm", disable=not progress)

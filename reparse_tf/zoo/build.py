@@ -57,21 +57,25 @@ def build_one(spec: GMSpec, out_root: Path, preset: str, image_size: int, extra:
     steps = p.train_steps(spec.family)
     at = {max(1, round(f * steps)) for f in p.checks}
     checks: list[list] = []  # [step, FD ratio, verdict] of each screening during training
-    screened: dict = {}
+    stop: dict = {}  # samples and quality of the screening that ended training, if one did
+
+    def screen() -> tuple[np.ndarray, dict]:
+        samples = sample_gm(gm, p.images_per_gm, images, seed=spec.seed)
+        return samples, sample_quality(samples, images, seed=spec.seed)
 
     def check(step: int) -> bool:
         if step not in at:
             return False
-        screened["samples"] = sample_gm(gm, p.images_per_gm, images, seed=spec.seed)
-        screened["quality"] = q = sample_quality(screened["samples"], images, seed=spec.seed)
-        verdict = ("settled" if q["fd_ratio"] <= SETTLED else
-                   "hopeless" if give_up and q["fd_ratio"] > HOPELESS else "continue")
-        checks.append([step, q["fd_ratio"], verdict])
-        return verdict != "continue"
+        result = screen()
+        ratio = result[1]["fd_ratio"]
+        verdict = "settled" if ratio <= SETTLED else "hopeless" if give_up and ratio > HOPELESS else "continue"
+        checks.append([step, ratio, verdict])
+        if verdict != "continue":
+            stop["result"] = result
+        return "result" in stop
 
     history = train_gm(gm, images, classes, steps=steps, batch=p.batch, seed=spec.seed, check=check if at else None)
-    stopped = bool(checks) and checks[-1][2] != "continue"
-    samples = screened["samples"] if stopped else sample_gm(gm, p.images_per_gm, images, seed=spec.seed)
+    samples, quality = stop.get("result") or screen()
     tmp = out_root / f".{spec.name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -81,9 +85,9 @@ def build_one(spec: GMSpec, out_root: Path, preset: str, image_size: int, extra:
         "spec": spec.to_json(), "recipe_version": RECIPE_VERSION, "gm_type": spec.family, "content": spec.content,
         "labels": labels.tolist(),
         "preset": preset, "image_size": image_size, "train_steps": steps, "batch": p.batch,
-        "trained_steps": checks[-1][0] if stopped else steps, "checks": checks,
+        "trained_steps": checks[-1][0] if stop else steps, "checks": checks,
         "history_first_last": {k: [float(np.mean(v[:5])), float(np.mean(v[-5:]))] for k, v in history.items() if v},
-        "quality": screened["quality"] if stopped else sample_quality(samples, images, seed=spec.seed),
+        "quality": quality,
         "seconds": round(time.time() - t0, 2),
         "summary": {k: gm.nets[k].count_params() for k in gm.parsed},
         **(extra or {}),
@@ -194,7 +198,7 @@ def build_screened(spec: GMSpec, out_root: Path, preset: str, image_size: int, r
         attempt = 0 if rec is None else rec.get("attempt", 0) + 1
         rejected = [] if rec is None else [*rec.get("rejected", []), {
             "attempt": rec.get("attempt", 0), "spec": rec["spec"], "fd_ratio": rec["quality"]["fd_ratio"],
-            "trained_steps": rec.get("trained_steps", rec["train_steps"]), "seconds": rec["seconds"]}]
+            "trained_steps": rec["trained_steps"], "seconds": rec["seconds"]}]
         rec = build_one(redrawn(spec, attempt, preset, image_size), out_root, preset, image_size,
                         {"attempt": attempt, "rejected": rejected}, give_up=attempt < redraws)
     return rec

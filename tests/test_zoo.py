@@ -279,12 +279,14 @@ def test_redrawn_keeps_coverage_fields_and_is_deterministic():
     from reparse_tf.zoo.spec import redrawn
 
     specs = draw_specs("standard", seed=0)
-    kept = ("name", "family", "content", "normalization", "block_act", "last_act", "upsampling", "skip",
+    kept = ("name", "family", "normalization", "block_act", "last_act", "upsampling", "skip",
             "downsampling", "losses", "latent_dim", "low_res")
     for spec in specs[::7]:
         assert redrawn(spec, 0, "standard") is spec
         a, b = redrawn(spec, 1, "standard"), redrawn(spec, 2, "standard")
         assert a == redrawn(spec, 1, "standard") and a != b and a.seed != spec.seed
+        # the first redraw keeps the content, later ones draw another (CONTENT_REDRAW_FROM = 2)
+        assert a.content == spec.content and b.content != spec.content and b == redrawn(spec, 2, "standard")
         for other in (a, b):
             assert all(getattr(other, k) == getattr(spec, k) for k in kept)
             assert (other.down_stages > 0) == spec.downsampling and other.pooled_stages <= other.down_stages

@@ -4,11 +4,11 @@
 ``ROOT/labels.csv``, ``ROOT/_specs/<gm>.json``, ``ROOT/coverage.json`` and ``ROOT/sample_sheet.png``.
 Each GM is written to ``ROOT/.<gm>.tmp`` and renamed when complete; a rerun skips finished GMs (their
 labels are re-read from ``_specs/<gm>.json``), so an interrupted build resumes. A GM whose samples fail the
-quality screen (:mod:`reparse_tf.zoo.quality`) is rebuilt from a redrawn architecture
-(:func:`reparse_tf.zoo.spec.redrawn`), up to the preset's ``redraws`` times; the last attempt stays, and its
-record lists the rejected ones. Presets with ``checks`` also screen a GM's samples during training: it stops
-early once they are ``SETTLED`` (then those samples are its samples), and an attempt that can still be redrawn is
-given up once they are ``HOPELESS``.
+quality screen (:mod:`reparse_tf.zoo.quality`) is rebuilt from a redrawn architecture (and, from the second
+redraw on, content: :func:`reparse_tf.zoo.spec.redrawn`), up to the preset's ``redraws`` times; the last attempt
+stays, and its record lists the rejected ones. Presets with ``checks`` also screen a GM's samples during
+training: it stops early once they are ``SETTLED`` (then those samples are its samples), and an attempt that can
+still be redrawn is given up once they are ``HOPELESS``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from reparse_tf.zoo.spec import PRESETS, GMSpec, draw_specs, redrawn
 log = logging.getLogger(__name__)
 
 #: version of the training recipes: GMs built by another version are rebuilt, not resumed
-RECIPE_VERSION = 9
+RECIPE_VERSION = 10
 
 
 def build_one(spec: GMSpec, out_root: Path, preset: str, image_size: int, extra: dict | None = None,

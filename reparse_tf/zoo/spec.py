@@ -6,7 +6,7 @@ and loss combinations are assigned by stratified (balanced, shuffled) cycles, so
 preset with n GMs is used by at least ``floor(n / n_classes)`` GMs by construction. Architecture classes
 and contents are balanced within each family too (a family of m GMs uses each class ``floor(m / k)`` or
 ``ceil(m / k)`` times), so no class is tied to a family, and they are shuffled independently of each other,
-so content is not tied to the architecture.
+so content is not tied to the architecture (a GM's late redraw may change its content: :func:`redrawn`).
 """
 
 from __future__ import annotations
@@ -186,16 +186,26 @@ def _shape(family: str, down: bool, preset: Preset, image_size: int, rng: np.ran
     }
 
 
+#: from this attempt on, a redraw also draws the GM's content anew, among the other contents (:func:`redrawn`)
+CONTENT_REDRAW_FROM = 2
+
+
 def redrawn(spec: GMSpec, attempt: int, preset: str, image_size: int = 64) -> GMSpec:
     """Attempt ``attempt`` of the GM first drawn as ``spec`` (attempt 0 is ``spec`` itself).
 
-    A redraw keeps the GM's name, family, content, every discrete class and its losses, so a preset's stratified
+    A redraw keeps the GM's name, family, every discrete class and its losses, so a preset's stratified label
     coverage is unchanged, and draws new continuous choices (:func:`_shape`) and a new seed, deterministically
-    from ``spec.seed`` and ``attempt``. The zoo builder uses it for GMs whose samples fail the quality screen:
-    like the published GMs of the paper's dataset, a zoo GM is one whose training worked.
+    from ``spec.seed`` and ``attempt``. Attempts from :data:`CONTENT_REDRAW_FROM` on also draw the training content
+    among the other contents: content is not a label, and a class combination that twice failed to learn its
+    content (in the ``standard`` zoo: texture, where the condition of a GAN carries almost nothing) gets a content
+    it can learn. The zoo builder uses it for GMs whose samples fail the quality screen: like the published GMs of
+    the paper's dataset, a zoo GM is one whose training worked.
     """
     if attempt == 0:
         return spec
     rng = np.random.default_rng([spec.seed, attempt])
-    return replace(spec, seed=int(rng.integers(2**31)), **_shape(spec.family, spec.downsampling, PRESETS[preset],
-                                                                  image_size, rng))
+    seed = int(rng.integers(2**31))
+    shape = _shape(spec.family, spec.downsampling, PRESETS[preset], image_size, rng)
+    content = (str(rng.choice([c for c in CONTENTS if c != spec.content])) if attempt >= CONTENT_REDRAW_FROM
+               else spec.content)
+    return replace(spec, seed=seed, content=content, **shape)

@@ -239,3 +239,13 @@ def test_benchmark_caches_resumes_and_reports(arrays, tmp_path):
     assert numbers["table"] == json.loads(json.dumps(res["table"]))
     for png in numbers["figures"].values():
         assert Path(png).stat().st_size > 1000
+
+
+@pytest.mark.parametrize("flag", ["--workers", "--shuffles", "--epochs"])
+def test_benchmark_cli_rejects_counts_below_one(tmp_path, capsys, flag):
+    from reparse_tf.cli import main
+
+    with pytest.raises(SystemExit) as err:
+        main(["benchmark", "--out", str(tmp_path / "bench"), flag, "0"])
+    assert err.value.code == 2 and f"{flag}: must be at least 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "bench").exists()

@@ -3,3 +3,20 @@
 ``add_parser`` must stay import-light (argparse only); heavy imports belong inside the handler it
 registers with ``parser.set_defaults(func=...)``.
 """
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """argparse type: an integer ``>= minimum`` (a smaller one is refused with a message naming the flag)."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse

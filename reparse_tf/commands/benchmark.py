@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from reparse_tf.commands import at_least
+
 
 def _ints(text: str) -> list[int]:
     try:
@@ -20,11 +22,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--folds", type=_ints, default=None, help="test folds, e.g. 0,1,2,3 (default all)")
     p.add_argument("--variants", default="full,random_gt,no_fingerprint,one_parser,cnn",
                    help="comma-separated variants (default all five)")
-    p.add_argument("--shuffles", type=int, default=None, help="random-GT shuffles (default 1 on cpu, else 3)")
-    p.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
+    p.add_argument("--shuffles", type=at_least(1), default=None, help="random-GT shuffles (default 1 on cpu, else 3)")
+    p.add_argument("--epochs", type=at_least(1), default=None, help="override the preset's epochs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-tfma", action="store_true", help="skip TFMA sliced metrics")
-    p.add_argument("--workers", type=int, default=1,
+    p.add_argument("--workers", type=at_least(1), default=1,
                    help="train/evaluate this many (variant, fold) jobs at once (GPU hosts; default 1)")
     p.add_argument("--out", required=True, help="output dir (cache, tables, report)")
     p.set_defaults(func=run)

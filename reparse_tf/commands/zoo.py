@@ -4,17 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-
-def _at_least(minimum: int):
-    """argparse type: an integer ``>= minimum``."""
-
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
-
-    return parse
+from reparse_tf.commands import at_least
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,10 +15,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--out", required=True, help="output root (RED layout)")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--image-size", type=int, default=64)
-    b.add_argument("--limit", type=_at_least(1), default=None, help="build at most this many unfinished GMs")
-    b.add_argument("--workers", type=_at_least(1), default=1,
+    b.add_argument("--limit", type=at_least(1), default=None, help="build at most this many unfinished GMs")
+    b.add_argument("--workers", type=at_least(1), default=1,
                    help="build GMs in this many processes (GPU hosts / many cores; default 1)")
-    b.add_argument("--redraws", type=_at_least(0), default=None,
+    b.add_argument("--redraws", type=at_least(0), default=None,
                    help="architectures redrawn for a GM whose samples fail the quality screen (default: the "
                         "preset's; 0 keeps every first draw)")
     b.set_defaults(func=run_build)

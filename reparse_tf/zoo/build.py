@@ -190,10 +190,11 @@ def _finished(spec: GMSpec, out_root: Path, preset: str, image_size: int, redraw
     return rec if rec is not None and _final(rec, redraws) else None
 
 
-def build_screened(spec: GMSpec, out_root: Path, preset: str, image_size: int, redraws: int) -> dict:
-    """Build the GM first drawn as ``spec``, continuing from its stored attempt, until an attempt passes the
-    quality screen or ``redraws`` redraws are spent (module docstring); returns the final record."""
-    rec = _stored(spec, out_root, preset, image_size)
+def build_screened(spec: GMSpec, out_root: Path, preset: str, image_size: int, redraws: int,
+                   rec: dict | None) -> dict:
+    """Build the GM first drawn as ``spec``, continuing from its stored record ``rec`` (:func:`_stored`; None:
+    from its first draw), until an attempt passes the quality screen or ``redraws`` redraws are spent (module
+    docstring); returns the final record."""
     while rec is None or not _final(rec, redraws):
         attempt = 0 if rec is None else rec.get("attempt", 0) + 1
         rejected = [] if rec is None else [*rec.get("rejected", []), {
@@ -230,7 +231,7 @@ def _single_threaded():
                 os.environ[k] = v
 
 
-def _build_task(args: tuple[GMSpec, Path, str, int, int]) -> str:
+def _build_task(args: tuple[GMSpec, Path, str, int, int, dict | None]) -> str:
     build_screened(*args)
     return args[0].name
 
@@ -252,14 +253,15 @@ def build_zoo(out_root: str | Path, preset: str = "tiny", seed: int = 0, image_s
     out_root = Path(out_root)
     out_root.mkdir(parents=True, exist_ok=True)
     specs = draw_specs(preset, seed, image_size)
-    todo = [spec for spec in specs if _finished(spec, out_root, preset, image_size, redraws) is None][:limit]
+    stored = {spec.name: _stored(spec, out_root, preset, image_size) for spec in specs}  # each record read once
+    todo = [spec for spec in specs if stored[spec.name] is None or not _final(stored[spec.name], redraws)][:limit]
     t0 = time.time()
     bar = tqdm(total=len(todo), desc=f"zoo {preset}", unit="gm", disable=not progress)
     if workers > 1 and len(todo) > 1:
         import multiprocessing
 
         # longest training budgets first, so no long GM is left running alone at the end
-        tasks = [(s, out_root, preset, image_size, redraws)
+        tasks = [(s, out_root, preset, image_size, redraws, stored[s.name])
                  for s in sorted(todo, key=lambda s: -PRESETS[preset].train_steps(s.family))]
         with _single_threaded(), multiprocessing.get_context("spawn").Pool(min(workers, len(todo))) as pool:
             for name in pool.imap_unordered(_build_task, tasks):
@@ -268,7 +270,7 @@ def build_zoo(out_root: str | Path, preset: str = "tiny", seed: int = 0, image_s
     else:
         for spec in todo:
             bar.set_postfix_str(f"{spec.name} ({spec.family}, {spec.content})")
-            build_screened(spec, out_root, preset, image_size, redraws)
+            build_screened(spec, out_root, preset, image_size, redraws, stored[spec.name])
             bar.update()
     bar.close()
     built = len(todo)

@@ -19,4 +19,5 @@ def at_least(minimum: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
         return value
 
+    parse.__name__ = "int"  # argparse names it in "invalid int value: 'x'"
     return parse

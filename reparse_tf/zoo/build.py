@@ -184,12 +184,6 @@ def _final(rec: dict, redraws: int) -> bool:
     return rec["quality"]["resembles"] or rec.get("attempt", 0) >= redraws
 
 
-def _finished(spec: GMSpec, out_root: Path, preset: str, image_size: int, redraws: int) -> dict | None:
-    """The stored record of a finished GM (:func:`_final`), else None."""
-    rec = _stored(spec, out_root, preset, image_size)
-    return rec if rec is not None and _final(rec, redraws) else None
-
-
 def build_screened(spec: GMSpec, out_root: Path, preset: str, image_size: int, redraws: int,
                    rec: dict | None) -> dict:
     """Build the GM first drawn as ``spec``, continuing from its stored record ``rec`` (:func:`_stored`; None:
@@ -231,9 +225,8 @@ def _single_threaded():
                 os.environ[k] = v
 
 
-def _build_task(args: tuple[GMSpec, Path, str, int, int, dict | None]) -> str:
-    build_screened(*args)
-    return args[0].name
+def _build_task(args: tuple[GMSpec, Path, str, int, int, dict | None]) -> tuple[str, dict]:
+    return args[0].name, build_screened(*args)
 
 
 def build_zoo(out_root: str | Path, preset: str = "tiny", seed: int = 0, image_size: int = 64,
@@ -253,7 +246,8 @@ def build_zoo(out_root: str | Path, preset: str = "tiny", seed: int = 0, image_s
     out_root = Path(out_root)
     out_root.mkdir(parents=True, exist_ok=True)
     specs = draw_specs(preset, seed, image_size)
-    stored = {spec.name: _stored(spec, out_root, preset, image_size) for spec in specs}  # each record read once
+    # each record is read once; a GM built now replaces it with the final record of its build
+    stored = {spec.name: _stored(spec, out_root, preset, image_size) for spec in specs}
     todo = [spec for spec in specs if stored[spec.name] is None or not _final(stored[spec.name], redraws)][:limit]
     t0 = time.time()
     bar = tqdm(total=len(todo), desc=f"zoo {preset}", unit="gm", disable=not progress)
@@ -264,17 +258,18 @@ def build_zoo(out_root: str | Path, preset: str = "tiny", seed: int = 0, image_s
         tasks = [(s, out_root, preset, image_size, redraws, stored[s.name])
                  for s in sorted(todo, key=lambda s: -PRESETS[preset].train_steps(s.family))]
         with _single_threaded(), multiprocessing.get_context("spawn").Pool(min(workers, len(todo))) as pool:
-            for name in pool.imap_unordered(_build_task, tasks):
+            for name, rec in pool.imap_unordered(_build_task, tasks):
+                stored[name] = rec
                 bar.set_postfix_str(name)
                 bar.update()
     else:
         for spec in todo:
             bar.set_postfix_str(f"{spec.name} ({spec.family}, {spec.content})")
-            build_screened(spec, out_root, preset, image_size, redraws, stored[spec.name])
+            stored[spec.name] = build_screened(spec, out_root, preset, image_size, redraws, stored[spec.name])
             bar.update()
     bar.close()
     built = len(todo)
-    records = [rec for spec in specs if (rec := _finished(spec, out_root, preset, image_size, redraws)) is not None]
+    records = [rec for spec in specs if (rec := stored[spec.name]) is not None and _final(rec, redraws)]
     schema = load_schema()
     table = LabelTable([r["spec"]["name"] for r in records], [r["gm_type"] for r in records],
                        [r["content"] for r in records], np.array([r["labels"] for r in records]))

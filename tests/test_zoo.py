@@ -99,6 +99,9 @@ def test_each_family_trains_with_decreasing_objective(spec):
         assert h[-6:].mean() < h[:6].mean(), (key, h)
     if spec.family in ("AR", "NF"):
         assert np.mean(hist["upsampler"][-6:]) < np.mean(hist["upsampler"][:6])
+    if spec.family == "AR":  # sampling calls the compiled predict function: it must see the trained weights
+        x = np.random.default_rng(0).uniform(size=(5, spec.low_res, spec.low_res, 3)).astype(np.float32)
+        np.testing.assert_allclose(gm["pixelcnn"].predict_on_batch(x), np.asarray(gm["pixelcnn"](x)), atol=1e-5)
     out = sample_gm(gm, 4, training_images(spec.content, S))
     assert out.shape == (4, S, S, 3) and out.dtype == np.uint8
 
@@ -121,6 +124,10 @@ for _ in range(20):
     step(x)
 assert abs(float(a.value) + 1.0) < 1e-3, float(a.value)
 assert abs(float(bn.moving_mean.value[0]) - 3.0) < 1e-3, bn.moving_mean.value
+m = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+m.predict_on_batch(x)
+m.layers[0].kernel.assign([[2.0]])  # the compiled predict function (AR sampling) must see the new weights
+assert np.allclose(m.predict_on_batch(x), np.asarray(m(x))), "predict_on_batch used stale weights"
 assert "tensorflow" not in sys.modules, "tensorflow was imported"
 print("JAX_STEP_OK")
 """
@@ -129,7 +136,8 @@ print("JAX_STEP_OK")
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax not installed")
 def test_jax_step_reads_live_variables_and_keeps_state():
     """Under JAX the compiled step sees the current value of a variable it reads (a GAN's generator step and
-    its discriminator), not the value it was traced with, and keeps BatchNorm statistics."""
+    its discriminator), not the value it was traced with, and keeps BatchNorm statistics; so does a model's
+    compiled predict function (PixelCNN sampling)."""
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     res = subprocess.run([sys.executable, "-c", JAX_STEP_SCRIPT], env=env, capture_output=True, text=True,
                          timeout=300)
@@ -327,6 +335,28 @@ def test_gm_failing_the_screen_is_redrawn_once_and_then_kept(tiny_zoo, tmp_path,
 
     build_zoo(root, preset="tiny", seed=0, progress=False, redraws=1)  # spent: the failing attempt is kept
     assert json.loads((root / "coverage.json").read_text())["built_now"] == 0
+
+
+def test_only_attempts_on_the_first_content_are_given_up(tmp_path, monkeypatch):
+    """``standard`` redraws a failing GM 3 times; attempts 0-1 (first content) may be given up when hopeless,
+    attempts 2-3 (a redrawn content) train in full; the last failing attempt stays, listing the rejected ones."""
+    from reparse_tf.zoo import build
+    from reparse_tf.zoo.spec import CONTENT_REDRAW_FROM
+
+    calls = []
+
+    def failing(spec, out_root, preset, image_size, extra=None, give_up=False):
+        calls.append((extra["attempt"], spec.content, give_up))
+        return {"spec": spec.to_json(), "quality": {"resembles": False, "fd_ratio": 2.0}, "trained_steps": 1,
+                "seconds": 0.0, **extra}
+
+    monkeypatch.setattr(build, "build_one", failing)
+    spec = draw_specs("standard", seed=0)[0]
+    rec = build.build_screened(spec, tmp_path, "standard", 64, PRESETS["standard"].redraws, None)
+    assert PRESETS["standard"].redraws == 3 and CONTENT_REDRAW_FROM == 2
+    assert [(a, g) for a, _, g in calls] == [(0, True), (1, True), (2, False), (3, False)]
+    assert [c == spec.content for _, c, _ in calls] == [True, True, False, False]
+    assert rec["attempt"] == 3 and [r["attempt"] for r in rec["rejected"]] == [0, 1, 2]
 
 
 def test_screening_during_training_stops_settled_gms_and_gives_up_hopeless_attempts(tmp_path, monkeypatch):

@@ -47,8 +47,8 @@ PRESETS: dict[str, Preset] = {
     "tiny": Preset({"GAN": 3, "VAE": 2, "AA": 2, "AR": 2, "NF": 2}, 32, 30, 8, (8, 12, 16), 8),
     # more steps helped GANs, PixelCNNs and flows in same-spec trials, not VAEs (README, recipes v7 / v8)
     "standard": Preset({"GAN": 24, "VAE": 10, "AA": 10, "AR": 8, "NF": 8}, 300, 300, 16, (8, 12, 16, 24), 8,
-                       family_steps={"GAN": 400, "AR": 600, "NF": 1200}, redraws=2, checks=(0.5, 0.75)),
-    "large": Preset({"GAN": 60, "VAE": 25, "AA": 25, "AR": 20, "NF": 20}, 1000, 3000, 64, redraws=2,
+                       family_steps={"GAN": 400, "AR": 600, "NF": 1200}, redraws=3, checks=(0.5, 0.75)),
+    "large": Preset({"GAN": 60, "VAE": 25, "AA": 25, "AR": 20, "NF": 20}, 1000, 3000, 64, redraws=3,
                     checks=(0.5, 0.75)),
 }
 

@@ -300,7 +300,7 @@ def sample_gm(gm: GM, n: int, images: np.ndarray, seed: int = 0) -> np.ndarray:
         for i in range(r):
             for j in range(r):
                 for c in range(3):  # raster order, then R -> G -> B within a pixel
-                    logits = _predict(P, x, 512)[:, i, j].reshape(n, 3, AR_LEVELS)[:, c]
+                    logits = P.predict_on_batch(x)[:, i, j].reshape(n, 3, AR_LEVELS)[:, c]
                     p = np.exp(logits - logits.max(-1, keepdims=True))
                     p /= p.sum(-1, keepdims=True)
                     level = np.minimum((np.cumsum(p, -1) < rng.uniform(size=(n, 1))).sum(-1), AR_LEVELS - 1)

@@ -337,9 +337,11 @@ def test_gm_failing_the_screen_is_redrawn_once_and_then_kept(tiny_zoo, tmp_path,
     assert json.loads((root / "coverage.json").read_text())["built_now"] == 0
 
 
-def test_only_attempts_on_the_first_content_are_given_up(tmp_path, monkeypatch):
+@pytest.mark.parametrize("redraws", [3, 2])
+def test_only_attempts_on_the_first_content_are_given_up(tmp_path, monkeypatch, redraws):
     """``standard`` redraws a failing GM 3 times; attempts 0-1 (first content) may be given up when hopeless,
-    attempts 2-3 (a redrawn content) train in full; the last failing attempt stays, listing the rejected ones."""
+    attempts 2-3 (a redrawn content) train in full; the last failing attempt stays, listing the rejected ones.
+    With 2 redraws (the earlier default) attempts 0-1 may be given up and attempt 2 is the last."""
     from reparse_tf.zoo import build
     from reparse_tf.zoo.spec import CONTENT_REDRAW_FROM
 
@@ -352,11 +354,11 @@ def test_only_attempts_on_the_first_content_are_given_up(tmp_path, monkeypatch):
 
     monkeypatch.setattr(build, "build_one", failing)
     spec = draw_specs("standard", seed=0)[0]
-    rec = build.build_screened(spec, tmp_path, "standard", 64, PRESETS["standard"].redraws, None)
+    rec = build.build_screened(spec, tmp_path, "standard", 64, redraws, None)
     assert PRESETS["standard"].redraws == 3 and CONTENT_REDRAW_FROM == 2
-    assert [(a, g) for a, _, g in calls] == [(0, True), (1, True), (2, False), (3, False)]
-    assert [c == spec.content for _, c, _ in calls] == [True, True, False, False]
-    assert rec["attempt"] == 3 and [r["attempt"] for r in rec["rejected"]] == [0, 1, 2]
+    assert [(a, g) for a, _, g in calls] == [(0, True), (1, True), (2, False), (3, False)][:redraws + 1]
+    assert [c == spec.content for _, c, _ in calls] == [True, True, False, False][:redraws + 1]
+    assert rec["attempt"] == redraws and [r["attempt"] for r in rec["rejected"]] == list(range(redraws))
 
 
 def test_screening_during_training_stops_settled_gms_and_gives_up_hopeless_attempts(tmp_path, monkeypatch):

@@ -215,8 +215,8 @@ def class_weights_from_counts(codes: np.ndarray, counts: np.ndarray, num_classes
 
 def compute_cluster_ground_truth(labels: LabelTable, train_gms: list[str], seed: int = 0,
                                  image_counts: dict[str, int] | None = None, random_gt: bool = False,
-                                 max_k: int = MAX_K, schema: HyperparameterSchema | None = None
-                                 ) -> ClusterGroundTruth:
+                                 max_k: int = MAX_K, schema: HyperparameterSchema | None = None,
+                                 normalizer_gms: list[str] | None = None) -> ClusterGroundTruth:
     """Cluster ground truth of ``train_gms`` (rows of ``labels``; other rows are never read).
 
     Args:
@@ -226,6 +226,8 @@ def compute_cluster_ground_truth(labels: LabelTable, train_gms: list[str], seed:
         image_counts: images per GM; class weights are counted over images when given.
         random_gt: shuffle each parameter across the training GMs first (random-GT baseline).
         max_k: largest k tried by the elbow method per GM type.
+        normalizer_gms: training-side GMs whose label ranges fit the min-max normaliser (default
+            ``train_gms``; a learning curve fits a subset in the full fit set's units).
     """
     schema = schema or load_schema()
     train_gms = sorted(train_gms)
@@ -238,7 +240,9 @@ def compute_cluster_ground_truth(labels: LabelTable, train_gms: list[str], seed:
         labels = shuffle_labels_across_gms(labels, train_gms, seed, schema)
     table = labels.subset(train_gms)
     cont_raw = table.values[:, schema.continuous_index]
-    normalizer = MinMaxNormalizer.fit(cont_raw, schema)
+    normalizer = MinMaxNormalizer.fit(cont_raw if normalizer_gms is None else
+                                      labels.subset(sorted(normalizer_gms)).values[:, schema.continuous_index],
+                                      schema)
     features = clustering_features(table, normalizer, schema)
     gm_cont = normalizer.transform(cont_raw)
     gm_disc = table.values[:, schema.discrete_index].astype(int)
@@ -304,17 +308,21 @@ def read_fold_info(examples_dir: str | Path) -> tuple[LabelTable, dict[str, int]
 
 
 def run_cluster_ground_truth(examples_dir: str | Path, out_dir: str | Path, fold: int, seed: int = 0,
-                             beam_args: list[str] | None = None, random_gt: bool = False) -> Path:
-    """Beam component: read the ingested labels + manifest folds, keep the fold's training GMs,
-    combine them globally and compute/save the cluster ground truth into ``out_dir``.
+                             beam_args: list[str] | None = None, random_gt: bool = False,
+                             validation_fraction: float | None = None, max_k: int = MAX_K) -> Path:
+    """Beam component: read the ingested labels + manifest folds, keep the fold's fitted training GMs
+    (the training GMs less the validation GMs of ``folds.validation_split``, as the trainer carves
+    them), combine them globally and compute/save the cluster ground truth into ``out_dir``.
 
     On hosts without Apache Beam (GPU hosts with JAX only) the same steps run in-process."""
     import importlib.util
 
-    from reparse_tf.folds import split
+    from reparse_tf.folds import DEFAULT_VALIDATION_FRACTION, split, validation_split
 
     labels, folds, counts = read_fold_info(examples_dir)
     train_gms, _ = split(folds, fold)
+    fraction = DEFAULT_VALIDATION_FRACTION if validation_fraction is None else validation_fraction
+    train_gms, _ = validation_split(train_gms, dict(zip(labels.gms, labels.gm_types, strict=True)), fraction)
     schema = load_schema()
     rows = [{"gm": g, "gm_type": t, "content": c, "values": v.tolist(), "fold": folds.get(g, -1),
              "count": counts.get(g, 0)}
@@ -329,7 +337,7 @@ def run_cluster_ground_truth(examples_dir: str | Path, out_dir: str | Path, fold
                            [r["content"] for r in gm_rows], np.array([r["values"] for r in gm_rows]))
         img_counts = {r["gm"]: r["count"] for r in gm_rows} if all(r["count"] for r in gm_rows) else None
         cgt = compute_cluster_ground_truth(table, table.gms, seed=seed, image_counts=img_counts,
-                                           random_gt=random_gt, schema=schema)
+                                           random_gt=random_gt, max_k=max_k, schema=schema)
         return str(cgt.save(out_dir))
 
     train_set = set(train_gms)

@@ -153,6 +153,31 @@ def content_check(train_x: np.ndarray, train_content: np.ndarray, test_x: np.nda
             "n_test": int(len(test_content)), "test_classes": sorted(set(test_content.tolist()))}
 
 
+def embedding_probes(train_emb: np.ndarray, train: dict, test_emb: np.ndarray, test: dict, seed: int = 0) -> dict:
+    """Linear probes (logistic regression) on the frozen shared-encoder embedding: trained on training-GM
+    images to predict the family (``gm_type``) and the content, scored on the test GMs' images.
+
+    A high family probe with a poor parser says the network sees the family but does not map it to
+    the labels; a high content probe says the embedding carries content (a shortcut)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    out = {}
+    for key in ("gm_type", "content"):
+        y_tr, y_te = np.asarray(train[key]).astype(str), np.asarray(test[key]).astype(str)
+        if len(set(y_tr.tolist())) < 2:
+            out[key] = {"skipped": f"training GMs have a single {key}"}
+            continue
+        clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
+        clf.fit(train_emb, y_tr)
+        values, counts = np.unique(y_tr, return_counts=True)
+        out[key] = {"accuracy": float(np.mean(clf.predict(test_emb) == y_te)),
+                    "chance": float(np.mean(y_te == values[np.argmax(counts)])),
+                    "train_accuracy": float(np.mean(clf.predict(train_emb) == y_tr))}
+    return out
+
+
 def parsed_similarity(cont_a: np.ndarray, disc_a: np.ndarray, cont_b: np.ndarray, disc_b: np.ndarray) -> np.ndarray:
     """Similarity of parsed vectors: mean of the cosine of the continuous parts and the equal-discrete fraction."""
     na = np.linalg.norm(cont_a, axis=1)
@@ -246,6 +271,29 @@ def _headline(metrics: dict) -> dict:
             "loss": {k.removeprefix("loss_"): v for k, v in s.items() if k.startswith("loss_")}}
 
 
+def score_predictions(true_cont: np.ndarray, pred_cont: np.ndarray, true_disc: np.ndarray, pred_disc: np.ndarray,
+                      test: dict[str, np.ndarray], probs: list[np.ndarray] | None = None,
+                      schema: HyperparameterSchema | None = None, seed: int = 0,
+                      n_images: tuple[int, ...] = (1, 10, 100), repeats: int = 5) -> dict:
+    """Per-image metrics, per-GM scores and per-GM aggregated (multi-image) metrics of one parser's
+    predictions on the test images (``test``: ``gm``, ``gm_type``, ``content`` per image). The model
+    and every baseline are scored by this one function."""
+    schema = schema or load_schema()
+    gms = np.asarray(test["gm"]).astype(str)
+    metrics = parsing_metrics(true_cont, pred_cont, true_disc, pred_disc, schema, seed)
+    per_gm = {}
+    for g in sorted(set(gms.tolist())):
+        m = gms == g
+        s = parsing_metrics(true_cont[m], pred_cont[m], true_disc[m], pred_disc[m], schema, seed)["summary"]
+        per_gm[g] = {"gm_type": str(np.asarray(test["gm_type"])[m][0]),
+                     "content": str(np.asarray(test["content"])[m][0]),
+                     "n": int(m.sum()), **{k: s[k] for k in ("continuous_l1", "discrete_f1", "loss_f1",
+                                                             "discrete_accuracy", "loss_accuracy")}}
+    return {"summary": metrics["summary"], "metrics": metrics, "per_gm": per_gm,
+            "multi_image": multi_image_eval(pred_cont, pred_disc, probs, gms, true_cont, true_disc, n_images,
+                                            repeats, seed, schema=schema)}
+
+
 def evaluate_arrays(parser: Any, test: dict[str, np.ndarray], train: dict[str, np.ndarray] | None, out_dir: str | Path,
                     fold: int, tfma: bool = True, schema: HyperparameterSchema | None = None, seed: int = 0,
                     n_images: tuple[int, ...] = (1, 10, 100), repeats: int = 5, n_pairs: int = 2000,
@@ -263,25 +311,20 @@ def evaluate_arrays(parser: Any, test: dict[str, np.ndarray], train: dict[str, n
     true_cont = norm.transform(np.asarray(test["labels"])[:, schema.continuous_index])
     true_disc = np.asarray(test["labels"])[:, schema.discrete_index].astype(int)
     gms = np.asarray(test["gm"]).astype(str)
-    metrics = parsing_metrics(true_cont, pred.continuous, true_disc, pred.discrete, schema, seed)
-    per_gm = {}
-    for g in sorted(set(gms.tolist())):
-        m = gms == g
-        s = parsing_metrics(true_cont[m], pred.continuous[m], true_disc[m], pred.discrete[m], schema, seed)["summary"]
-        per_gm[g] = {"gm_type": str(np.asarray(test["gm_type"])[m][0]),
-                     "content": str(np.asarray(test["content"])[m][0]),
-                     "n": int(m.sum()), "continuous_l1": s["continuous_l1"], "discrete_f1": s["discrete_f1"],
-                     "loss_f1": s["loss_f1"], "discrete_accuracy": s["discrete_accuracy"],
-                     "loss_accuracy": s["loss_accuracy"]}
+    scored = score_predictions(true_cont, pred.continuous, true_disc, pred.discrete, test, pred.probs, schema,
+                               seed, n_images, repeats)
     result: dict[str, Any] = {
         "fold": fold, "n_test_images": int(len(gms)), "test_gms": sorted(set(gms.tolist())),
         "predict_seconds": predict_s, "predict_ms_per_image": 1000 * predict_s / max(len(gms), 1),
-        **_headline(metrics), "summary": metrics["summary"], "metrics": metrics, "per_gm": per_gm,
-        "multi_image": multi_image_eval(pred.continuous, pred.discrete, pred.probs, gms, true_cont, true_disc,
-                                        n_images, repeats, seed, schema=schema),
+        **_headline(scored["metrics"]), **scored,
     }
     np.savez(out_dir / "predictions.npz", gm=gms, continuous=pred.continuous, discrete=pred.discrete,
              true_continuous=true_cont, true_discrete=true_disc)
+    # each parser alone: does the instance parser's deviation (and the fusion) help on unseen GMs?
+    if hasattr(parser, "parser_parts"):
+        result["parser_parts"] = {part: parsing_metrics(true_cont, pp.continuous, true_disc, pp.discrete, schema,
+                                                        seed)["summary"]
+                                  for part, pp in parser.parser_parts(test["images"], batch_size).items()}
 
     # pair task + content check need training-GM images
     fp_test = parser.fingerprints(test["images"], batch_size=batch_size)
@@ -289,6 +332,8 @@ def evaluate_arrays(parser: Any, test: dict[str, np.ndarray], train: dict[str, n
         tr_pred = parser.predict(train["images"], batch_size=batch_size)
         result["pair_task"] = pair_task({"cont": tr_pred.continuous, "disc": tr_pred.discrete, "gm": train["gm"]},
                                         {"cont": pred.continuous, "disc": pred.discrete, "gm": gms}, n_pairs, seed)
+        result["embedding_probes"] = embedding_probes(parser.embed(train["images"], batch_size=batch_size), train,
+                                                      parser.embed(test["images"], batch_size=batch_size), test, seed)
         if fp_test is None:
             result["content_independence"] = {"skipped": "model has no fingerprint estimator (CNN backbone)"}
         else:

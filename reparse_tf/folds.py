@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+DEFAULT_VALIDATION_FRACTION = 0.12
+
 
 def assign_folds(gms: list[str], gm_types: list[str], n_folds: int = 4, seed: int = 0) -> dict[str, int]:
     """Map each GM to a fold in ``[0, n_folds)``.
@@ -45,3 +47,56 @@ def split(folds: dict[str, int], test_fold: int) -> tuple[list[str], list[str]]:
     train = sorted(g for g, f in folds.items() if f != test_fold)
     test = sorted(g for g, f in folds.items() if f == test_fold)
     return train, test
+
+
+def validation_split(train_gms: list[str], gm_types: dict[str, str],
+                     fraction: float = DEFAULT_VALIDATION_FRACTION, seed: int = 0,
+                     min_type_size: int = 3) -> tuple[list[str], list[str]]:
+    """(fit GMs, validation GMs): validation GMs carved from a fold's *training* GMs, stratified by type.
+
+    Each type with at least ``min_type_size`` training GMs gives ``max(1, round(fraction * n))`` of
+    them, drawn with ``seed``; smaller types stay whole in the fit set. Validation GMs take part in
+    model selection and early stopping only: never in fitting, clustering, class weights or
+    normalisation. ``fraction`` 0 gives no validation GMs. Deterministic, independent of input order.
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"validation fraction must be in [0, 1), got {fraction}")
+    rng = np.random.default_rng(seed + 7919)  # not the fold-assignment stream
+    val: list[str] = []
+    if fraction > 0:
+        by_type: dict[str, list[str]] = {}
+        for g in sorted(train_gms):
+            by_type.setdefault(gm_types[g], []).append(g)
+        for t in sorted(by_type):
+            members = by_type[t]
+            if len(members) >= min_type_size:
+                k = max(1, int(round(fraction * len(members))))
+                val += [members[i] for i in sorted(rng.choice(len(members), size=k, replace=False))]
+    fit = sorted(set(train_gms) - set(val))
+    return fit, sorted(val)
+
+
+def stratified_subset(gms: list[str], gm_types: dict[str, str], n: int, seed: int = 0) -> list[str]:
+    """At most ``n`` of ``gms``, each type keeping its share (largest remainders; every type keeps at
+    least one GM while ``n`` allows). For learning curves: nested in ``n`` for one seed."""
+    gms = sorted(gms)
+    if n >= len(gms):
+        return gms
+    if n < 1:
+        raise ValueError(f"a subset needs at least 1 GM, got {n}")
+    rng = np.random.default_rng(seed + 104729)
+    by_type: dict[str, list[str]] = {}
+    for g in gms:
+        by_type.setdefault(gm_types[g], []).append(g)
+    order = {t: [m[i] for i in rng.permutation(len(m))] for t, m in sorted(by_type.items())}
+    quota = {t: n * len(m) / len(gms) for t, m in order.items()}
+    take = {t: min(len(order[t]), max(1, int(q))) for t, q in quota.items()}
+    while sum(take.values()) > n:  # more types than n: drop from the largest takes
+        t = max(take, key=lambda k: (take[k], k))
+        take[t] -= 1
+    for t in sorted(quota, key=lambda k: (int(quota[k]) - quota[k], k)):
+        if sum(take.values()) >= n:
+            break
+        if take[t] < len(order[t]):
+            take[t] += 1
+    return sorted(g for t, m in order.items() for g in m[:take[t]])

@@ -87,6 +87,30 @@ class ModelParser:
         discrete = np.stack([pr.argmax(axis=-1) for pr in probs], axis=1).astype(np.int64)
         return Predictions(cont, self.normalizer.inverse_transform(cont), discrete, probs)
 
+    def parser_parts(self, images_uint8: np.ndarray, batch_size: int = 64) -> dict[str, Predictions]:
+        """Predictions of each parser alone (``cluster`` and ``instance`` of the two-parser PN): the
+        cluster parser's continuous output and classes, the instance parser's classes with the cluster
+        continuous output plus its deviation (eq. 13 with the fusion of eq. 16 left out). Empty for
+        the one-parser variant."""
+        names = {layer.name for layer in self.model.layers}
+        if "cluster_continuous" not in names:
+            return {}
+        if not hasattr(self, "_parts_model"):
+            outs = [f"{part}_{p.name}" for part in ("cluster", "instance") for p in self.schema.discrete]
+            self._parts_model = keras.Model(self.model.inputs, [self.model.get_layer(n).output for n in
+                                                                ("cluster_continuous", "instance_continuous", *outs)])
+        outs = self._run(self._parts_model, images_uint8, batch_size)
+        n = len(self.schema.discrete)
+        result = {}
+        for i, part in enumerate(("cluster", "instance")):
+            logits = outs[2 + i * n: 2 + (i + 1) * n]
+            probs = [np.exp(lg - lg.max(-1, keepdims=True)) for lg in (np.asarray(x, np.float64) for x in logits)]
+            probs = [(p / p.sum(-1, keepdims=True)).astype(np.float32) for p in probs]
+            cont = np.asarray(outs[0], np.float64) + (np.asarray(outs[1], np.float64) if part == "instance" else 0.0)
+            disc = np.stack([p.argmax(-1) for p in probs], axis=1).astype(np.int64)
+            result[part] = Predictions(cont, self.normalizer.inverse_transform(cont), disc, probs)
+        return result
+
     def forward(self, images) -> dict:
         """Symbolic-friendly forward pass (keras ops, any backend tensor of uint8 images ``[N,H,W,3]``):
         ``{"continuous": [N, 9] normalised, "probs": 16 x [N, C_m], "embedding": [N, D]}``. Used by the

@@ -61,7 +61,8 @@ def compile_model(model: keras.Model, parser: str, class_weights, preset: str | 
                   jit_compile: bool | str | None = None, schema: HyperparameterSchema | None = None) -> keras.Model:
     """Compile with Adam(preset lr) and the parsing losses (eq. 17; J_f comes via ``add_loss``)."""
     preset = get_preset(preset)
-    losses, weights = parsing_losses(parser, class_weights, preset.gamma, schema)
+    losses, weights = parsing_losses(parser, class_weights, preset.gamma, schema, preset.class_weight_norm,
+                                     preset.continuous_weight)
     full = {name: losses.get(name) for name in model.output_names}
     full_w = {name: weights.get(name, 0.0) for name in model.output_names}
     model.compile(optimizer=keras.optimizers.Adam(preset.learning_rate), loss=full, loss_weights=full_w,

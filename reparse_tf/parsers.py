@@ -202,12 +202,18 @@ def parsing_heads(features, parser: str, hidden: int, schema: HyperparameterSche
 
 
 def parsing_losses(parser: str, class_weights: list[np.ndarray], gamma: float = 5.0,
-                   schema: HyperparameterSchema | None = None) -> tuple[dict, dict]:
+                   schema: HyperparameterSchema | None = None, normalize_class_weights: bool = False,
+                   continuous_weight: float = 1.0) -> tuple[dict, dict]:
     """(losses, loss_weights) keyed by output name: eq. 9 + eq. 12 + gamma_5 * eq. 15 (``two``),
-    or direct regression + weighted CE (``one``). Final outputs carry no loss."""
+    or direct regression + weighted CE (``one``). Final outputs carry no loss.
+
+    ``normalize_class_weights`` divides each parameter's weights by its number of present classes
+    (mean weight 1 over the training images); ``continuous_weight`` scales the regression terms."""
     schema = schema or load_schema()
     if len(class_weights) != len(schema.discrete):
         raise ValueError(f"expected {len(schema.discrete)} class-weight vectors, got {len(class_weights)}")
+    if normalize_class_weights:
+        class_weights = [np.asarray(w, float) / max(int(np.count_nonzero(w)), 1) for w in class_weights]
     losses: dict = {}
     if parser == "one":
         losses["direct_continuous"] = SquaredError()
@@ -220,4 +226,4 @@ def parsing_losses(parser: str, class_weights: list[np.ndarray], gamma: float = 
             losses[f"cluster_{p.name}"] = WeightedSparseCrossEntropy(None)
             losses[f"instance_{p.name}"] = WeightedSparseCrossEntropy(list(class_weights[m]))
         losses["fusion"] = SummedBinaryCrossEntropy()
-    return losses, {k: float(gamma) for k in losses}
+    return losses, {k: float(gamma) * (continuous_weight if k.endswith("_continuous") else 1.0) for k in losses}

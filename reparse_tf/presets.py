@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+from reparse_tf.folds import DEFAULT_VALIDATION_FRACTION
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -26,6 +28,16 @@ class Preset:
         dtype_policy: Keras dtype policy of the conv/dense layers ("float32" or "mixed_bfloat16").
         jit_compile: passed to ``Model.compile``.
         run_eagerly: no graph tracing/compilation (faster for the few steps of CI runs).
+        validation_fraction: share of each family's training GMs held out as validation GMs (model
+            selection, early stopping and the per-epoch diagnostics; see ``folds.validation_split``).
+        patience: stop after this many epochs without a better validation score (None: train all
+            epochs); the best validation epoch's weights are kept either way.
+        clusters: cluster ground truth: "elbow" (k-means per GM type, k by the elbow, sec. 3.3.1) or
+            "family" (one cluster per GM type).
+        class_weight_norm: divide the class weights N / N_i by the number of classes present, so the
+            mean weight over training images is 1 (the unnormalised weights make the 32 classifiers
+            outweigh the continuous regression by ~35x at initialisation).
+        continuous_weight: extra multiplier of the continuous regression terms.
     """
 
     name: str
@@ -46,6 +58,11 @@ class Preset:
     dtype_policy: str = "float32"
     jit_compile: bool | str = "auto"
     run_eagerly: bool = False
+    validation_fraction: float = DEFAULT_VALIDATION_FRACTION
+    patience: int | None = None
+    clusters: str = "elbow"
+    class_weight_norm: bool = False
+    continuous_weight: float = 1.0
 
     def to_json(self) -> dict:
         d = asdict(self)

@@ -21,8 +21,9 @@ import keras
 import numpy as np
 
 from reparse_tf.artifacts import write_json
-from reparse_tf.cluster_ground_truth import ClusterGroundTruth, compute_cluster_ground_truth
-from reparse_tf.folds import split
+from reparse_tf.cluster_ground_truth import MAX_K, ClusterGroundTruth, compute_cluster_ground_truth
+from reparse_tf.diagnostics import ParsingDiagnostics, best_epoch
+from reparse_tf.folds import split, stratified_subset, validation_split
 from reparse_tf.labels import LabelTable, read_labels
 from reparse_tf.model import build_model, compile_model
 from reparse_tf.presets import Preset, get_preset
@@ -89,6 +90,37 @@ def fold_of_data(examples_dir: str | Path) -> dict[str, int] | None:
         if "folds" in data:
             return {str(g): int(f) for g, f in data["folds"].items()}
     return None
+
+
+def cluster_max_k(clusters: str) -> int:
+    """Largest k per GM type for a preset's ``clusters`` setting."""
+    if clusters not in ("elbow", "family"):
+        raise ValueError(f"clusters must be 'elbow' or 'family', got {clusters!r}")
+    return 1 if clusters == "family" else MAX_K
+
+
+def diagnostic_samples(arrays: dict[str, np.ndarray], gm_col: np.ndarray, cgt: ClusterGroundTruth,
+                       val_gms: list[str], seed: int = 0, heldin_per_gm: int = 8, val_per_gm: int = 48) -> tuple:
+    """(held-in, validation) ``(images, normalised continuous, discrete codes)`` samples for
+    :class:`ParsingDiagnostics`: held-in images score against the targets trained on (shuffled ones
+    for random GT), validation images against their GMs' true labels."""
+    from reparse_tf.evaluation import subsample_per_gm
+
+    schema = load_schema()
+
+    def rows_of(gms: list[str], per_gm: int) -> np.ndarray:
+        rows = np.flatnonzero(np.isin(gm_col, gms))
+        return rows[subsample_per_gm(gm_col[rows], per_gm, seed)]
+
+    r = rows_of(cgt.gms, heldin_per_gm)
+    g = cgt.gm_rows(gm_col[r])
+    heldin = (np.asarray(arrays["images"])[r], cgt.gm_continuous[g], cgt.gm_discrete[g])
+    if not val_gms:
+        return heldin, None
+    r = rows_of(val_gms, val_per_gm)
+    labels = np.asarray(arrays["labels"], np.float64)[r]
+    return heldin, (np.asarray(arrays["images"])[r], cgt.normalizer.transform(labels[:, schema.continuous_index]),
+                    labels[:, schema.discrete_index].astype(int))
 
 
 class ParsingDataset(keras.utils.PyDataset):
@@ -185,7 +217,8 @@ def train(examples_dir: str | Path, cluster_gt_dir: str | Path | None, fold: int
           out_dir: str | Path = "model", parser: str = "two", fingerprint: bool = True, random_gt: bool = False,
           backbone: str = "fen", resume: bool = False, epochs: int | None = None, seed: int = 0,
           dtype_policy: str | None = None, jit_compile: bool | str | None = None, verbose: int | None = None,
-          arrays: dict[str, np.ndarray] | None = None) -> Path:
+          arrays: dict[str, np.ndarray] | None = None, split_seed: int = 0,
+          max_train_gms: int | None = None) -> Path:
     """Train FEN + PN on the training GMs of ``fold`` and write the MODEL DIR; returns its path.
 
     Args:
@@ -200,6 +233,13 @@ def train(examples_dir: str | Path, cluster_gt_dir: str | Path | None, fold: int
         epochs: total epochs (overrides the preset).
         dtype_policy, jit_compile: override the preset.
         arrays: pre-loaded arrays (skip reading ``examples_dir``; used by tests and benchmarks).
+        split_seed: seed of the validation-GM draw (the same for every variant of a fold).
+        max_train_gms: fit at most this many of the fitted GMs (learning curve; stratified by family,
+            the normaliser still fitted on all of them so every point is scored in the same units).
+
+    The preset's ``validation_fraction`` of each family's training GMs are validation GMs: they
+    are not fitted, clustered, weighted or used for normalisation; the per-epoch diagnostics score
+    them and the best-scoring epoch is the one saved.
     """
     schema = load_schema()
     p = get_preset(preset).with_overrides(epochs=epochs, dtype_policy=dtype_policy, jit_compile=jit_compile)
@@ -213,20 +253,37 @@ def train(examples_dir: str | Path, cluster_gt_dir: str | Path | None, fold: int
         gm_col, fold_col = np.asarray(arrays["gm"]).astype(str), np.asarray(arrays["fold"]).astype(int)
         folds = {g: int(fold_col[np.flatnonzero(gm_col == g)[0]]) for g in labels.gms}
     train_gms, test_gms = split(folds, fold)
+    # validation GMs come out of the training side only; from here on ``train_gms`` are the GMs fitted
+    all_train_gms = train_gms
+    train_gms, val_gms = validation_split(all_train_gms, dict(zip(labels.gms, labels.gm_types, strict=True)),
+                                          p.validation_fraction, split_seed)
+    normalizer_gms = None
+    if max_train_gms is not None and max_train_gms < len(train_gms):  # learning curve: fewer GMs, same units
+        normalizer_gms = train_gms
+        train_gms = stratified_subset(train_gms, dict(zip(labels.gms, labels.gm_types, strict=True)), max_train_gms,
+                                      split_seed)
+        if cluster_gt_dir is not None:
+            raise ValueError("max_train_gms clusters its subset in-process: pass cluster_gt_dir=None")
     gm_col = np.asarray(arrays["gm"]).astype(str)
     counts = {g: int((gm_col == g).sum()) for g in train_gms}
+    max_k = cluster_max_k(p.clusters)
 
     cgt = None
     if cluster_gt_dir is not None:
         cgt = ClusterGroundTruth.load(cluster_gt_dir)
         if set(cgt.gms) != set(train_gms):
-            raise ValueError(f"{cluster_gt_dir}: cluster ground truth was fitted on other GMs than the training "
-                             f"GMs of fold {fold} ({len(cgt.gms)} vs {len(train_gms)} GMs)")
+            raise ValueError(f"{cluster_gt_dir}: cluster ground truth was fitted on other GMs than the fitted "
+                             f"training GMs of fold {fold} ({len(cgt.gms)} vs {len(train_gms)} GMs; validation "
+                             f"GMs: {len(val_gms)}, validation_fraction {p.validation_fraction})")
         if cgt.random_gt != random_gt:
             print(f"note: {cluster_gt_dir} has random_gt={cgt.random_gt}; recomputing with random_gt={random_gt}")
             cgt = None
+        elif max(cgt.k_per_type.values()) > max_k:
+            print(f"note: {cluster_gt_dir} has {cgt.n_clusters} clusters; recomputing with clusters={p.clusters}")
+            cgt = None
     if cgt is None:
-        cgt = compute_cluster_ground_truth(labels, train_gms, seed=seed, image_counts=counts, random_gt=random_gt)
+        cgt = compute_cluster_ground_truth(labels, train_gms, seed=seed, image_counts=counts, random_gt=random_gt,
+                                           max_k=max_k, normalizer_gms=normalizer_gms)
         cgt.save(out / "cluster_gt")
 
     keras.utils.set_random_seed(seed)
@@ -243,8 +300,12 @@ def train(examples_dir: str | Path, cluster_gt_dir: str | Path | None, fold: int
     data = ParsingDataset(images, gm_col[train_mask], cgt, model.output_names, p.batch_size,
                           p.images_per_gm, seed=seed + done)
     n_per_epoch = len(data.index)
-    callbacks = [keras.callbacks.ModelCheckpoint(str(ckpt_dir / CHECKPOINT_PATTERN), save_weights_only=False),
+    heldin, validation = diagnostic_samples(arrays, gm_col, cgt, val_gms, seed)
+    callbacks = [ParsingDiagnostics(heldin, validation, schema=schema),
+                 keras.callbacks.ModelCheckpoint(str(ckpt_dir / CHECKPOINT_PATTERN), save_weights_only=False),
                  HistoryWriter(out / "history.json", n_per_epoch)]
+    if p.patience is not None and val_gms:
+        callbacks.append(keras.callbacks.EarlyStopping("val_score", patience=p.patience, mode="max"))
     if keras.backend.backend() == "tensorflow" and importlib.util.find_spec("tensorboard") is not None:
         callbacks.append(keras.callbacks.TensorBoard(str(out / "tensorboard"), update_freq="epoch"))
     t0 = time.perf_counter()
@@ -255,13 +316,21 @@ def train(examples_dir: str | Path, cluster_gt_dir: str | Path | None, fold: int
         model.fit(data, epochs=p.epochs, initial_epoch=done, callbacks=callbacks,
                   verbose=verbose if verbose is not None else 2)
     seconds = time.perf_counter() - t0
+    # model selection on validation GMs only: keep the best val_score epoch's weights
+    records = json.loads((out / "history.json").read_text()) if (out / "history.json").is_file() else []
+    selected = best_epoch(records)
+    last = max((r["epoch"] for r in records), default=0)
+    if selected is not None and selected != last:
+        model.load_weights(ckpt_dir / CHECKPOINT_PATTERN.format(epoch=selected))
+        print(f"selected epoch {selected} of {last} (best val_score on {len(val_gms)} validation GMs)")
 
     tmp = out / ".model.tmp.keras"
     model.save(tmp)
     os.replace(tmp, out / "model.keras")
     meta = {"schema_version": schema.version, "image_size": p.image_size, "preset": p.to_json(),
             "variant": {"parser": parser, "fingerprint": fingerprint, "random_gt": random_gt, "backbone": backbone},
-            "fold": fold, "seed": seed, "train_gms": train_gms, "test_gms": test_gms,
+            "fold": fold, "seed": seed, "train_gms": train_gms, "validation_gms": val_gms, "test_gms": test_gms,
+            "selected_epoch": selected or last, "epochs_trained": last,
             "normalizer": cgt.normalizer.to_json(),
             "cluster": {"n_clusters": cgt.n_clusters, "k_per_type": cgt.k_per_type,
                         "class_weight_basis": cgt.class_weight_basis,

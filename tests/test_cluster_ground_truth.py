@@ -15,6 +15,7 @@ from reparse_tf.cluster_ground_truth import (
     run_cluster_ground_truth,
     shuffle_labels_across_gms,
 )
+from reparse_tf.folds import validation_split
 from reparse_tf.labels import LabelTable, write_labels
 from reparse_tf.schema import load_schema
 
@@ -115,9 +116,14 @@ def test_beam_component_uses_training_gms_of_the_fold(tmp_path):
     folds = {"a1": 1, "a2": 1, "a3": 2, "b1": 2, "b2": 3, "v1": 3, "t1": 0}
     (ex / "manifest.json").write_text(json.dumps({"image_size": 32, "n_folds": 4, "folds": folds,
                                                   "counts": {g: 5 for g in folds}}))
-    out = run_cluster_ground_truth(ex, tmp_path / "cgt", fold=0)
+    out = run_cluster_ground_truth(ex, tmp_path / "cgt", fold=0, validation_fraction=0.0)
     cgt = ClusterGroundTruth.load(out)
     assert cgt.gms == sorted(g for g, f in folds.items() if f != 0)
     assert cgt.class_weight_basis == "images"
+    # by default the validation GMs the trainer carves (one of the 5 training GANs) are left out
+    train = sorted(g for g, f in folds.items() if f != 0)
+    fit, val = validation_split(train, dict(zip(table.gms, table.gm_types, strict=True)))
+    cgt = ClusterGroundTruth.load(run_cluster_ground_truth(ex, tmp_path / "cgt_val", fold=0))
+    assert len(val) == 1 and cgt.gms == fit and val[0] not in cgt.gms
     with pytest.raises(FileNotFoundError, match="manifest.json"):
         run_cluster_ground_truth(tmp_path, tmp_path / "x", fold=0)

@@ -67,6 +67,9 @@ class FakeParser:
         x = images.astype(np.float32) / 255
         return x - x.mean(axis=(1, 2), keepdims=True)
 
+    def embed(self, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        return images.astype(np.float32).mean(axis=(1, 2)) / 255
+
 
 @pytest.fixture(scope="module")
 def arrays() -> dict[str, np.ndarray]:
@@ -188,7 +191,7 @@ def test_benchmark_caches_resumes_and_reports(arrays, tmp_path):
     calls: list[tuple] = []
     fail_on = {("one_parser", 1)}
 
-    def cluster_fn(examples_dir, out_dir, fold, seed):
+    def cluster_fn(examples_dir, out_dir, fold, seed, validation_fraction):
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         (Path(out_dir) / "cluster_gt.json").write_text("{}")
 
@@ -213,7 +216,7 @@ def test_benchmark_caches_resumes_and_reports(arrays, tmp_path):
                                n_pairs=200)
 
     kw = dict(folds=[0, 1], variants=["full", "random_gt", "one_parser"], n_shuffles=2, train_fn=train_fn,
-              evaluate_fn=evaluate_fn, cluster_fn=cluster_fn, examples_dir=examples)
+              evaluate_fn=evaluate_fn, cluster_fn=cluster_fn, examples_dir=examples, baselines=[])
     with pytest.raises(RuntimeError, match="interrupted"):
         run_benchmark(tmp_path / "bench", **kw)
     done_before = len(calls)

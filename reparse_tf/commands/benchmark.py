@@ -21,8 +21,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", default=None, help="RED layout root or examples dir to use instead of the zoo")
     p.add_argument("--folds", type=_ints, default=None, help="test folds, e.g. 0,1,2,3 (default all)")
     p.add_argument("--variants", default="full,random_gt,no_fingerprint,one_parser,cnn",
-                   help="comma-separated variants (default all five)")
-    p.add_argument("--shuffles", type=at_least(1), default=None, help="random-GT shuffles (default 1 on cpu, else 3)")
+                   help="comma-separated variants (default the paper's five; also family_clusters, balanced_loss, "
+                        "family_balanced; '' none)")
+    p.add_argument("--baselines", default="constant,label_copy,family_oracle,spectral_peer",
+                   help="comma-separated baselines scored on the same folds (default all four; '' none)")
+    p.add_argument("--copy-draws", type=at_least(1), default=20, help="label-copy draws per fold (default 20)")
+    p.add_argument("--max-train-gms", type=at_least(1), default=None,
+                   help="fit every variant and baseline on at most this many training GMs (learning curve)")
+    p.add_argument("--shuffles", type=at_least(1), default=None, help="random-GT shuffles (default 3)")
     p.add_argument("--epochs", type=at_least(1), default=None, help="override the preset's epochs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-tfma", action="store_true", help="skip TFMA sliced metrics")
@@ -37,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
 
     result = run_benchmark(args.out, zoo=args.zoo, preset=args.preset, data=args.data, folds=args.folds,
                            variants=[v.strip() for v in args.variants.split(",") if v.strip()],
+                           baselines=[b.strip() for b in args.baselines.split(",") if b.strip()],
+                           copy_draws=args.copy_draws, max_train_gms=args.max_train_gms,
                            n_shuffles=args.shuffles, seed=args.seed, epochs=args.epochs, tfma=not args.no_tfma,
                            workers=args.workers)
     for g in result["goals"]:

@@ -1,0 +1,231 @@
+"""Parsing baselines, spectral peer, significance, validation GMs and a planted-signal training run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from reparse_tf import baselines as B
+from reparse_tf.folds import stratified_subset, validation_split
+from reparse_tf.labels import LabelTable
+from reparse_tf.metrics import parsing_metrics
+from reparse_tf.schema import MinMaxNormalizer, load_schema
+from reparse_tf.significance import compare_per_gm, paired_test
+from reparse_tf.spectral_peer import SpectralPeer, azimuthal_average, log_spectrum, spectral_features
+
+SCHEMA = load_schema()
+
+
+def table(rows: list[tuple[str, str, dict]]) -> LabelTable:
+    """Label table from (gm, type, {param: value}) rows; unset parameters are 0."""
+    values = np.zeros((len(rows), len(SCHEMA)))
+    for i, (_, _, vals) in enumerate(rows):
+        for name, v in vals.items():
+            values[i, SCHEMA.index(name)] = v
+    return LabelTable([r[0] for r in rows], [r[1] for r in rows], ["face"] * len(rows), values)
+
+
+# training: two GAN (layers 0 and 10, upsampling 1 and 1, KL 0) and one VAE (layers 20, upsampling 0, KL 1)
+TRAIN = table([("g1", "GAN", {"layers": 0, "upsampling_type": 1}), ("g2", "GAN", {"layers": 10, "upsampling_type": 1}),
+               ("v1", "VAE", {"layers": 20, "upsampling_type": 0, "loss_KL": 1})])
+TEST = table([("g3", "GAN", {"layers": 5, "upsampling_type": 1}), ("v2", "VAE", {"layers": 20, "loss_KL": 1})])
+NORM = MinMaxNormalizer.fit(TRAIN.values[:, SCHEMA.continuous_index], SCHEMA)
+L = list(SCHEMA.continuous_index).index(SCHEMA.index("layers"))
+UP = list(SCHEMA.discrete_index).index(SCHEMA.index("upsampling_type"))
+KL = list(SCHEMA.discrete_index).index(SCHEMA.index("loss_KL"))
+
+
+def test_constant_predicts_training_mean_and_majority():
+    cont, disc = B.constant(TRAIN, TEST, NORM)
+    # layers normalised by the training range 0..20: mean of (0, 0.5, 1) = 0.5
+    np.testing.assert_allclose(cont[:, L], [0.5, 0.5])
+    assert disc[:, UP].tolist() == [1, 1] and disc[:, KL].tolist() == [0, 0]
+    true_c = NORM.transform(TEST.values[:, SCHEMA.continuous_index])
+    m = parsing_metrics(true_c, cont, TEST.values[:, SCHEMA.discrete_index].astype(int), disc)
+    # layers: mean of |0.5 - 0.25| and |0.5 - 1.0| -> L1 0.375
+    assert m["continuous"]["layers"]["l1"] == pytest.approx(0.375)
+    assert m["discrete"]["loss_KL"]["accuracy"] == pytest.approx(0.5)
+
+
+def test_family_oracle_uses_each_test_gms_family():
+    cont, disc = B.family_oracle(TRAIN, TEST, NORM)
+    np.testing.assert_allclose(cont[:, L], [0.25, 1.0])       # GAN mean (0 + 0.5) / 2, VAE 1.0
+    assert disc[:, UP].tolist() == [1, 0] and disc[:, KL].tolist() == [0, 1]
+    true_c = NORM.transform(TEST.values[:, SCHEMA.continuous_index])
+    m = parsing_metrics(true_c, cont, TEST.values[:, SCHEMA.discrete_index].astype(int), disc)
+    assert m["continuous"]["layers"]["l1"] == pytest.approx(0.0)
+    assert m["discrete"]["loss_KL"]["f1"] == pytest.approx(1.0)
+    # a family absent from training falls back to the global mean / majority
+    alone = table([("n1", "NF", {"layers": 20})])
+    np.testing.assert_allclose(B.family_oracle(TRAIN, alone, NORM)[0][:, L], [0.5])
+
+
+def test_label_copy_draws_training_rows_and_averages_to_their_mean():
+    rng = np.random.default_rng(0)
+    draws = [B.label_copy(TRAIN, TEST, NORM, rng) for _ in range(3000)]
+    layers = np.stack([d[0][:, L] for d in draws])
+    assert set(np.unique(layers).tolist()) == {0.0, 0.5, 1.0}
+    # expected L1 of g3 (0.25): (0.25 + 0.25 + 0.75) / 3
+    assert np.mean(np.abs(layers[:, 0] - 0.25)) == pytest.approx(1.25 / 3, abs=0.02)
+    cont, disc = B.expand_to_images(draws[0], ["g3", "v2"], np.array(["v2", "g3", "v2"]))
+    np.testing.assert_array_equal(cont, draws[0][0][[1, 0, 1]])
+
+
+def test_mean_of_results_averages_numbers_and_keeps_the_rest():
+    from reparse_tf.baseline_evaluation import mean_of_results
+
+    got = mean_of_results([{"a": 1.0, "b": {"c": 2, "d": None}, "s": "x", "l": [1]},
+                           {"a": 3.0, "b": {"c": 4, "d": 1.0}, "s": "y", "l": [2]}])
+    assert got == {"a": 2.0, "b": {"c": 3.0, "d": 1.0}, "s": "x", "l": [1]}
+
+
+def test_sinusoid_puts_its_energy_in_its_radial_bin():
+    size, k = 64, 9
+    xx = np.mgrid[0:size, 0:size][1]
+    img = np.sin(2 * np.pi * k * xx / size)[None]
+    spec = log_spectrum(img)
+    assert spec.shape == (1, size // 2) and int(np.argmax(spec[0])) == k
+    # ring averages of a constant spectrum are that constant
+    np.testing.assert_allclose(azimuthal_average(np.ones((2, 16, 16))), 1.0)
+    rgb = (np.repeat((127.5 + 100 * img[..., None]), 3, axis=-1)).astype(np.uint8)
+    feats = spectral_features(rgb)
+    assert feats.shape[0] == 1 and np.isfinite(feats).all()
+    assert int(np.argmax(feats[0, :size // 2])) == k
+
+
+def _planted(n_gms: int = 12, per_gm: int = 20, size: int = 32, seed: int = 0):
+    """GMs whose upsampling type (deconvolution = 1) stamps a checkerboard on random smooth content."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    checker = 40.0 * ((-1.0) ** (xx + yy))
+    images, gms, up = [], [], []
+    for i in range(n_gms):
+        for _ in range(per_gm):
+            base = rng.normal(128, 30, (4, 4, 1)).repeat(size // 4, 0).repeat(size // 4, 1)
+            img = base + (checker[..., None] if i % 2 else 0) + rng.normal(0, 4, (size, size, 3))
+            images.append(np.clip(img, 0, 255).astype(np.uint8))
+            gms.append(f"gm{i:02d}")
+            up.append(i % 2)
+    return np.stack(images), np.array(gms), np.array(up)
+
+
+def test_spectral_peer_recovers_a_planted_spectral_label():
+    images, gms, up = _planted()
+    disc = np.zeros((len(up), len(SCHEMA.discrete)), int)
+    disc[:, UP] = up
+    cont = np.random.default_rng(1).random((len(up), len(SCHEMA.continuous)))
+    train = np.isin(gms, [f"gm{i:02d}" for i in range(8)])
+    peer = SpectralPeer.fit(images[train], gms[train], cont[train], disc[train], SCHEMA)
+    pred_c, pred_d, probs = peer.predict(images[~train])
+    assert pred_c.shape == (int((~train).sum()), len(SCHEMA.continuous)) and len(probs) == len(SCHEMA.discrete)
+    assert np.mean(pred_d[:, UP] == up[~train]) > 0.95
+    assert (pred_d[:, KL] == 0).all()     # a single training class is predicted as a constant
+    assert peer.chosen["ridge_alpha"] > 0
+
+
+def test_paired_test_on_known_cases():
+    a = np.arange(10, dtype=float)
+    r = paired_test(a + 1.0, a)
+    assert r["mean_diff"] == pytest.approx(1.0) and r["ci_low"] == pytest.approx(1.0)
+    # all 10 differences positive: exact two-sided Wilcoxon p = 2 / 2^10
+    assert r["p_value"] == pytest.approx(2 / 1024)
+    assert paired_test(a, a)["p_value"] == 1.0
+    noisy = paired_test(a + np.random.default_rng(0).normal(0, 1, 10), a)
+    assert noisy["ci_low"] < noisy["mean_diff"] < noisy["ci_high"]
+    # lower-is-better scores: a smaller L1 counts as better, a higher accuracy too
+    per = {f"0/g{i}": {"continuous_l1": 0.1, "discrete_accuracy": 0.9, "loss_accuracy": 0.5 + i / 100}
+           for i in range(10)}
+    worse = {k: {"continuous_l1": 0.3 + i / 100, "discrete_accuracy": 0.5, "loss_accuracy": 0.5 + i / 100}
+             for i, k in enumerate(per)}
+    res = compare_per_gm(per, worse)
+    assert res["continuous_l1"]["better"] and res["discrete_accuracy"]["better"]
+    assert res["loss_accuracy"]["better"] is False and res["loss_accuracy"]["p_value"] == 1.0
+
+
+def test_validation_gms_are_training_side_stratified_and_subsets_nested():
+    types = {f"g{i}": "GAN" for i in range(18)} | {f"v{i}": "VAE" for i in range(7)} | {"n0": "NF", "n1": "NF"}
+    fit, val = validation_split(sorted(types), types, 0.12, seed=0)
+    assert not set(fit) & set(val) and sorted(fit + val) == sorted(types)
+    assert sum(types[g] == "GAN" for g in val) == 2 and sum(types[g] == "VAE" for g in val) == 1
+    assert not any(types[g] == "NF" for g in val)   # a type with 2 GMs stays whole
+    assert validation_split(sorted(types), types, 0.0) == (sorted(types), [])
+    small, large = stratified_subset(fit, types, 8), stratified_subset(fit, types, 16)
+    assert len(small) == 8 and len(large) == 16 and set(small) <= set(large)
+    assert {types[g] for g in small} == {"GAN", "VAE", "NF"}
+
+
+@pytest.fixture(scope="module")
+def planted_arrays():
+    images, gms, up = _planted(n_gms=16, per_gm=16, size=32)
+    labels = np.zeros((len(gms), len(SCHEMA)))
+    rng = np.random.default_rng(3)
+    per_gm = {g: rng.integers(0, 20, len(SCHEMA)).astype(float) for g in np.unique(gms)}
+    for i, g in enumerate(gms):
+        labels[i] = per_gm[g]
+        for j in SCHEMA.discrete_index:
+            labels[i, j] = labels[i, j] % SCHEMA.params[j].num_classes
+        labels[i, SCHEMA.index("upsampling_type")] = up[i]
+    fold = np.array([(int(g[2:]) // 2) % 4 for g in gms])   # 4 test GMs per fold, two of each class
+    return {"images": images, "gm": gms, "gm_type": np.array(["GAN"] * len(gms)),
+            "content": np.array(["face"] * len(gms)), "fold": fold, "labels": labels}
+
+
+def test_validation_gms_stay_out_of_fitting_and_full_beats_random_gt_on_a_planted_signal(planted_arrays, tmp_path):
+    from reparse_tf.cluster_ground_truth import ClusterGroundTruth
+    from reparse_tf.evaluation import evaluate_arrays
+    from reparse_tf.inference import ModelParser
+    from reparse_tf.presets import get_preset
+    from reparse_tf.training import train
+
+    # graph mode and batch 8: ~190 steps, enough for the batch-norm statistics to settle
+    preset = get_preset("tiny").with_overrides(image_size=32, epochs=8, batch_size=8, learning_rate=2e-3,
+                                               validation_fraction=0.2, run_eagerly=False)
+    test = planted_arrays["fold"] == 0
+    accuracy = {}
+    for random_gt in (False, True):
+        out = train(None, None, fold=0, preset=preset, out_dir=tmp_path / str(random_gt), random_gt=random_gt,
+                    arrays=planted_arrays, verbose=0)
+        meta = json.loads((out / "parser_meta.json").read_text())
+        val, fit, tst = set(meta["validation_gms"]), set(meta["train_gms"]), set(meta["test_gms"])
+        assert len(val) == 2 and not val & tst and not val & fit and not fit & tst
+        cgt = ClusterGroundTruth.load(out / "cluster_gt")
+        assert set(cgt.gms) == fit                                   # clustering and class weights
+        fit_rows = np.isin(planted_arrays["gm"], sorted(fit))
+        np.testing.assert_allclose(cgt.normalizer.minimum,          # normalisation: fitted GMs only
+                                   planted_arrays["labels"][fit_rows][:, SCHEMA.continuous_index].min(axis=0))
+        history = json.loads((out / "history.json").read_text())
+        assert {"val_score", "heldin_discrete_f1", "val_continuous_l1", "fp_rms", "fp_energy"} <= set(history[-1])
+        assert 1 <= meta["selected_epoch"] <= 8 and meta["epochs_trained"] == 8
+        parser = ModelParser.load(out)
+        res = evaluate_arrays(parser, {k: v[test] for k, v in planted_arrays.items()}, None, tmp_path / "ev",
+                              0, tfma=False, n_images=(1,), repeats=1)
+        accuracy[random_gt] = res["metrics"]["discrete"]["upsampling_type"]["accuracy"]
+    assert accuracy[False] >= 0.9 and accuracy[False] > accuracy[True] + 0.2, accuracy
+
+
+def test_benchmark_scores_every_baseline_on_real_examples(tiny_examples, tmp_path):
+    from reparse_tf.benchmark import run_benchmark
+
+    res = run_benchmark(tmp_path / "b", folds=[0, 1], variants=[], examples_dir=tiny_examples, report=False,
+                        copy_draws=5)
+    assert set(res["table"]) == {"constant", "label_copy", "family_oracle", "spectral_peer"}
+    for name in res["table"]:
+        assert res["table"][name]["continuous_l1"]["n"] == 2
+        assert set(res["per_param"][name]) == {p.name for p in SCHEMA.params}
+    cache = tmp_path / "b" / "cache" / "baselines-fold0"
+    oracle = json.loads((cache / "family_oracle" / "result.json").read_text())
+    assert oracle["uses_true_family"] and not set(oracle["train_gms"]) & set(oracle["test_gms"])
+    assert not set(oracle["validation_gms"]) & set(oracle["train_gms"])
+    # KL is used exactly by the VAE and NF families: the family oracle gets it right on every test GM
+    assert oracle["metrics"]["discrete"]["loss_KL"]["accuracy"] == 1.0
+    copy = json.loads((cache / "label_copy" / "result.json").read_text())
+    assert copy["draws"] == 5 and len(copy["draw_summaries"]) == 5
+    md = (tmp_path / "b" / "benchmark.md").read_text()
+    assert "Per parameter" in md and "Family oracle" in md and "Spectral peer" in md
+    # cached: a second run reads the results instead of refitting
+    stamp = (cache / "spectral_peer" / "result.json").stat().st_mtime_ns
+    again = run_benchmark(tmp_path / "b", folds=[0, 1], variants=[], examples_dir=tiny_examples, report=False,
+                          copy_draws=5)
+    assert again["table"] == res["table"] and (cache / "spectral_peer" / "result.json").stat().st_mtime_ns == stamp

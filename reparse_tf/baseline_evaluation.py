@@ -70,8 +70,10 @@ def evaluate_baselines(examples_dir: str | Path, fold: int, out_dir: str | Path,
     common = {"fold": fold, "train_gms": fit_gms, "validation_gms": val_gms, "test_gms": test_gms,
               "n_test_images": int(len(test["gm"]))}
 
-    def score(cont: np.ndarray, disc: np.ndarray, probs=None) -> dict:
-        return score_predictions(true_cont, cont, true_disc, disc, test, probs, schema, seed)
+    def score(cont: np.ndarray, disc: np.ndarray, probs=None, per_gm_constant: bool = True) -> dict:
+        # a prediction that is one vector per GM aggregates to itself: one multi-image draw is exact
+        return score_predictions(true_cont, cont, true_disc, disc, test, probs, schema, seed,
+                                 repeats=1 if per_gm_constant else 5)
 
     for name in todo:
         t0 = time.perf_counter()
@@ -111,5 +113,5 @@ def _spectral_peer(examples_dir, fit_gms, normalizer, test, score, per_gm: int, 
     heldin = score_predictions(cont, heldin_c, disc, heldin_d, {"gm": gms, "gm_type": train["gm_type"][keep],
                                                                   "content": train["content"][keep]},
                                None, schema, seed, n_images=())["summary"]
-    return score(pred_c, pred_d, probs), {"chosen": peer.chosen, "heldin_summary": heldin,
+    return score(pred_c, pred_d, probs, per_gm_constant=False), {"chosen": peer.chosen, "heldin_summary": heldin,
                                           "train_images": int(len(images))}

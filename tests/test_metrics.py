@@ -117,3 +117,19 @@ def test_multi_image_eval_averaging_helps_and_reports_cap():
     assert not out["10"]["capped"]
     assert out["10"]["summary"]["continuous_l1"]["mean"] < out["1"]["summary"]["continuous_l1"]["mean"]
     assert out["10"]["summary"]["loss_accuracy"]["mean"] > out["1"]["summary"]["loss_accuracy"]["mean"]
+
+
+def test_discrete_metrics_equal_sklearns_macro_f1_and_accuracy():
+    import warnings
+
+    from sklearn.metrics import accuracy_score, f1_score
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        k, n = int(rng.integers(2, 5)), int(rng.integers(1, 30))
+        t, p = rng.integers(0, k, n), rng.integers(0, k, n)
+        m = discrete_param_metrics(t, p, k)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert m["f1"] == pytest.approx(f1_score(t, p, average="macro", zero_division=0), abs=1e-12)
+        assert m["accuracy"] == pytest.approx(accuracy_score(t, p), abs=1e-12)

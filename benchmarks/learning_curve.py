@@ -22,7 +22,7 @@ KEYS = (("continuous_l1", "continuous L1 (lower is better)"), ("discrete_f1", "d
 
 
 def main(argv: list[str] | None = None) -> int:
-    from reparse_tf.benchmark import LABELS, run_benchmark
+    from reparse_tf.benchmark import LABELS, READOUT, run_benchmark
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--examples", required=True, help="ingested examples dir (reparse ingest)")
@@ -53,9 +53,12 @@ def main(argv: list[str] | None = None) -> int:
                                 baselines=names if kind == "baselines" else [], tfma=False, report=False,
                                 examples_dir=args.examples, max_train_gms=n, epochs=args.epochs, write=False)
             table.update({m: res["table"][m] for m in names})
+            if kind == "variants":  # the embedding's linear readout, where the evaluation fitted one
+                table.update({f"{m}{READOUT}": res["table"][f"{m}{READOUT}"] for m in names
+                              if f"{m}{READOUT}" in res["table"]})
         n_fit = {}
         for m in table:
-            src = next(bench_dir.glob(f"cache/{m}-fold*/model/parser_meta.json"), None) or \
+            src = next(bench_dir.glob(f"cache/{m.removesuffix(READOUT)}-fold*/model/parser_meta.json"), None) or \
                 next(bench_dir.glob(f"cache/baselines-fold*/{m}/result.json"), None)
             if src is not None:
                 n_fit[m] = len(json.loads(src.read_text())["train_gms"])
@@ -69,16 +72,39 @@ def main(argv: list[str] | None = None) -> int:
                      else "n/a" for k, _ in KEYS]
             lines.append(f"| {LABELS.get(m, m)} | {p['n_fit_gms'].get(m, p['max_train_gms'])} | " + " | ".join(cells)
                          + " |")
+    slopes = per_doubling(points, methods)
+    lines += ["", "Change per doubling of the training GMs (least-squares slope of the fold mean against "
+              "log2 of the number of fitted GMs; a trend over few points, not a forecast):", "",
+              "| method | " + " | ".join(k for k, _ in KEYS) + " |", "| --- " * (len(KEYS) + 1) + "|"]
+    for m in methods:
+        lines.append(f"| {LABELS.get(m, m)} | " + " | ".join(
+            "n/a" if slopes[m].get(k) is None else f"{slopes[m][k]:+.3f}" for k, _ in KEYS) + " |")
     md = "\n".join(lines) + "\n"
     tmp = out / ".learning_curve.json.tmp"
     tmp.write_text(json.dumps({"folds": folds, "variant_folds": variant_folds, "preset": args.preset,
-                               "points": points}, indent=1))
+                               "points": points, "per_doubling": slopes}, indent=1))
     os.replace(tmp, out / "learning_curve.json")
     (out / "learning_curve.md").write_text(f"# Learning curve (baselines: folds {folds}; trained variants: folds "
                                            f"{variant_folds}; preset {args.preset})\n\n" + md)
     print(md)
     _plot(points, methods, out / "learning_curve.png", LABELS)
     return 0
+
+
+def per_doubling(points: list[dict], methods: list[str]) -> dict[str, dict[str, float | None]]:
+    """``{method: {metric: slope}}`` of the fold-mean metric against log2(fitted GMs) (None: < 2 points)."""
+    import numpy as np
+
+    out: dict[str, dict[str, float | None]] = {}
+    for m in methods:
+        out[m] = {}
+        for key, _ in KEYS:
+            xy = [(p["n_fit_gms"].get(m, p["max_train_gms"]), p["table"].get(m, {}).get(key, {}).get("mean"))
+                  for p in points]
+            xy = [(float(x), float(y)) for x, y in xy if x and y is not None]
+            out[m][key] = (float(np.polyfit(np.log2([x for x, _ in xy]), [y for _, y in xy], 1)[0])
+                           if len({x for x, _ in xy}) >= 2 else None)
+    return out
 
 
 def _plot(points: list[dict], methods: list[str], path: Path, labels: dict) -> None:

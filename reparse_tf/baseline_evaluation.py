@@ -20,7 +20,7 @@ from reparse_tf import baselines as B
 from reparse_tf.artifacts import write_json
 from reparse_tf.cluster_ground_truth import read_fold_info
 from reparse_tf.evaluation import load_examples, score_predictions, subsample_per_gm
-from reparse_tf.folds import DEFAULT_VALIDATION_FRACTION, split, stratified_subset, validation_split
+from reparse_tf.folds import DEFAULT_VALIDATION_FRACTION, fold_gms
 from reparse_tf.schema import MinMaxNormalizer, load_schema
 
 BASELINES = (*B.LABEL_BASELINES, "spectral_peer")
@@ -56,12 +56,9 @@ def evaluate_baselines(examples_dir: str | Path, fold: int, out_dir: str | Path,
         return results
     schema = load_schema()
     labels, folds, _ = read_fold_info(examples_dir)
-    train_gms, test_gms = split(folds, fold)
-    fit_gms, val_gms = validation_split(train_gms, dict(zip(labels.gms, labels.gm_types, strict=True)),
-                                        validation_fraction)
-    normalizer = MinMaxNormalizer.fit(labels.subset(fit_gms).values[:, schema.continuous_index], schema)
-    if max_train_gms is not None:
-        fit_gms = stratified_subset(fit_gms, dict(zip(labels.gms, labels.gm_types, strict=True)), max_train_gms)
+    split_gms = fold_gms(folds, fold, labels.type_of, validation_fraction, max_train_gms=max_train_gms)
+    fit_gms, val_gms, test_gms = split_gms.fit, split_gms.validation, split_gms.test
+    normalizer = MinMaxNormalizer.fit(labels.subset(split_gms.normalizer).values[:, schema.continuous_index], schema)
     fit_table, test_table = labels.subset(fit_gms), labels.subset(test_gms)
     test = load_examples(examples_dir, test_gms)
     true_cont = normalizer.transform(np.asarray(test["labels"])[:, schema.continuous_index])

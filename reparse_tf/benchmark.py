@@ -37,12 +37,22 @@ VARIANTS: dict[str, dict[str, Any]] = {
                       "overrides": {"class_weight_norm": True, "continuous_weight": 10.0}},
     "family_balanced": {"parser": "two", "fingerprint": True, "backbone": "fen", "random_gt": False,
                         "overrides": {"clusters": "family", "class_weight_norm": True, "continuous_weight": 10.0}},
+    # content-invariant PN input: the pooled log spectrum of the fingerprint instead of conv blocks
+    "spectral_encoder": {"parser": "two", "fingerprint": True, "backbone": "fen", "random_gt": False,
+                         "overrides": {"encoder": "spectral"}},
+    "dropout": {"parser": "two", "fingerprint": True, "backbone": "fen", "random_gt": False,
+                "overrides": {"dropout": 0.5}},
 }
 DEFAULT_VARIANTS = ("full", "random_gt", "no_fingerprint", "one_parser", "cnn")
 LABELS = {"full": "Full method (FEN + PN)", "random_gt": "Random ground truth", "no_fingerprint": "No fingerprint",
           "one_parser": "One parser", "cnn": "CNN backbone", "family_clusters": "Full, one cluster per family",
           "balanced_loss": "Full, balanced loss terms", "family_balanced": "Full, family clusters + balanced loss",
+          "spectral_encoder": "Full, spectral encoder", "dropout": "Full, dropout 0.5 on the embedding",
           **BASELINE_LABELS}
+# a trained variant's frozen embedding under the spectral peer's regularised linear heads (evaluation's
+# ``linear_heads``): tells the representation from the network's own heads
+READOUT = "+readout"
+LABELS.update({f"{v}{READOUT}": f"{LABELS[v]}, linear readout of the embedding" for v in VARIANTS})
 TABLE_COLUMNS = ("continuous_l1", "continuous_pearson", "continuous_r2", "continuous_ransac_slope",
                  "discrete_f1", "discrete_accuracy", "loss_f1", "loss_accuracy")
 GROUP_COLUMNS = ("continuous_l1", "continuous_r2", "discrete_f1", "loss_f1")
@@ -240,10 +250,13 @@ def markdown_table(table: dict[str, dict[str, dict]], goals: list[dict] | None =
     for v, row in table.items():
         lines.append(f"| {LABELS.get(v, v)} | " + " | ".join(_fmt(row.get(k, {})) for k in TABLE_COLUMNS) + " |")
     if goals:
-        lines += ["", "Goals (unseen GMs):", ""]
-        lines += [f"- {'MET' if g['met'] else 'NOT MET' if g['met'] is not None else 'NOT MEASURED'}: "
-                  f"{g['goal']} — {g['detail']}" for g in goals]
+        lines += ["", "Goals (unseen GMs):", "", markdown_goals(goals)]
     return "\n".join(lines) + "\n"
+
+
+def markdown_goals(goals: list[dict]) -> str:
+    return "\n".join(f"- {'MET' if g['met'] else 'NOT MET' if g['met'] is not None else 'NOT MEASURED'}: "
+                     f"{g['goal']} — {g['detail']}" for g in goals) + "\n"
 
 
 def markdown_details(per_param: dict, aggregated: dict, tests: dict, method: str = "full") -> str:
@@ -265,20 +278,24 @@ def markdown_details(per_param: dict, aggregated: dict, tests: dict, method: str
         for n, row in by_n.items():
             lines.append(f"| {LABELS.get(v, v)} | {n} | " + " | ".join(_fmt(row.get(k, {})) for k in GROUP_COLUMNS)
                          + " |")
-    if tests:
-        lines += ["", f"## {LABELS.get(method, method)} against each other row: paired over test GMs of all folds",
-                  "", "Per-GM scores: continuous L1 (lower is better), discrete and loss accuracy (higher is better);"
-                  " difference = method - other, bootstrap 95 % CI, Wilcoxon signed-rank p.", "",
-                  "| other | score | n GMs | difference | 95 % CI | p | method better (p < 0.05) |",
-                  "| --- | --- | --- | --- | --- | --- | --- |"]
-        for v, res in tests.items():
-            for k, r in res.items():
-                if r["mean_diff"] is None:
-                    continue
-                ci = "n/a" if r["ci_low"] is None else f"[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]"
-                pv = "n/a" if r["p_value"] is None else f"{r['p_value']:.3g}"
-                lines.append(f"| {LABELS.get(v, v)} | {k} | {r['n']} | {r['mean_diff']:+.4f} | {ci} | {pv} | "
-                             f"{'yes' if r['better'] else 'no'} |")
+    return "\n".join(lines) + "\n" + ("\n" + markdown_tests(tests, method) if tests else "")
+
+
+def markdown_tests(tests: dict, method: str) -> str:
+    """Paired tests of ``method`` against every other row, as markdown."""
+    lines = [f"## {LABELS.get(method, method)} against each other row: paired over test GMs of all folds",
+             "", "Per-GM scores: continuous L1 (lower is better), discrete and loss accuracy (higher is better);"
+             " difference = method - other, bootstrap 95 % CI, Wilcoxon signed-rank p.", "",
+             "| other | score | n GMs | difference | 95 % CI | p | method better (p < 0.05) |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for v, res in tests.items():
+        for k, r in res.items():
+            if r["mean_diff"] is None:
+                continue
+            ci = "n/a" if r["ci_low"] is None else f"[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]"
+            pv = "n/a" if r["p_value"] is None else f"{r['p_value']:.3g}"
+            lines.append(f"| {LABELS.get(v, v)} | {k} | {r['n']} | {r['mean_diff']:+.4f} | {ci} | {pv} | "
+                         f"{'yes' if r['better'] else 'no'} |")
     return "\n".join(lines) + "\n"
 
 
@@ -404,6 +421,11 @@ def run_benchmark(out_dir: str | Path, zoo: str = "standard", preset: str = "cpu
             per_variant[v][k] = combined
         else:
             per_variant[v][k] = rs[0]
+    for v in [v for v in per_variant if v != "random_gt"]:
+        readout = {k: r["linear_heads"]["embedding"] for k, r in per_variant[v].items()
+                   if "embedding" in (r.get("linear_heads") or {})}
+        if readout:
+            per_variant[f"{v}{READOUT}"] = readout
     if baselines:
         from reparse_tf.baseline_evaluation import evaluate_baselines
 
@@ -419,12 +441,17 @@ def run_benchmark(out_dir: str | Path, zoo: str = "standard", preset: str = "cpu
     main = "full" if "full" in per_variant else (variants[0] if variants else None)
     tests = significance(per_variant, main, seed) if main else {}
     goals = check_goals(table, per_param, tests, aggregated, main or "full")
+    # the same goals and paired tests for the main method's linear readout, where it was fitted
+    readout_main = f"{main}{READOUT}" if main and f"{main}{READOUT}" in per_variant else None
+    readout_tests = significance(per_variant, readout_main, seed) if readout_main else {}
+    readout_goals = check_goals(table, per_param, readout_tests, aggregated, readout_main) if readout_main else []
     diag = diagnostics_rows(per_variant)
     result = {"zoo": zoo if data is None and examples_dir is None else None, "data": str(data or examples),
               "preset": get_preset(preset).name, "examples_dir": str(examples), "folds": folds,
               "variants": variants, "baselines": baselines, "n_shuffles": n_shuffles,
               "max_train_gms": max_train_gms, "table": table, "per_param": per_param, "aggregated": aggregated,
               "significance": tests, "goals": goals,
+              "readout": {"method": readout_main, "significance": readout_tests, "goals": readout_goals},
               "per_fold": {v: {str(k): r["summary"] for k, r in fr.items()} for v, fr in per_variant.items()},
               "diagnostics": diag,
               "history": {v: {str(k): r.get("history", []) for k, r in fr.items()} for v, fr in per_variant.items()
@@ -433,13 +460,21 @@ def run_benchmark(out_dir: str | Path, zoo: str = "standard", preset: str = "cpu
     if not write:
         return result
     write_json(out_dir / "benchmark.json", result, indent=1, strict=False)
-    md = (markdown_table(table, goals) + "\n" + markdown_details(per_param, aggregated, tests, main or "full")
-          + "\n" + markdown_diagnostics(diag))
+    md = markdown_table(table, goals) + "\n"
+    if readout_main:
+        md += (f"Goals of {LABELS.get(readout_main, readout_main)}:\n\n" + markdown_goals(readout_goals) + "\n")
+    md += markdown_details(per_param, aggregated, tests, main or "full") + "\n"
+    if readout_main:
+        md += markdown_tests(readout_tests, readout_main) + "\n"
+    md += markdown_diagnostics(diag)
     tmp = out_dir / ".benchmark.md.tmp"
     title = f"zoo {zoo}" if result["zoo"] else f"data {result['data']}"
-    tmp.write_text(f"# reparse benchmark ({title}, preset {result['preset']}, folds {folds}, random-GT shuffles "
-                   f"{n_shuffles}{'' if max_train_gms is None else f', at most {max_train_gms} training GMs'})\n\n"
-                   + md)
+    details = [title, f"preset {result['preset']}", f"folds {folds}"]
+    if "random_gt" in variants:
+        details.append(f"random-GT shuffles {n_shuffles}")
+    if max_train_gms is not None:
+        details.append(f"at most {max_train_gms} training GMs")
+    tmp.write_text(f"# reparse benchmark ({', '.join(details)})\n\n" + md)
     os.replace(tmp, out_dir / "benchmark.md")
     print(md)
     if report:

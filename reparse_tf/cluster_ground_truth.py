@@ -317,12 +317,11 @@ def run_cluster_ground_truth(examples_dir: str | Path, out_dir: str | Path, fold
     On hosts without Apache Beam (GPU hosts with JAX only) the same steps run in-process."""
     import importlib.util
 
-    from reparse_tf.folds import DEFAULT_VALIDATION_FRACTION, split, validation_split
+    from reparse_tf.folds import DEFAULT_VALIDATION_FRACTION, fold_gms
 
     labels, folds, counts = read_fold_info(examples_dir)
-    train_gms, _ = split(folds, fold)
     fraction = DEFAULT_VALIDATION_FRACTION if validation_fraction is None else validation_fraction
-    train_gms, _ = validation_split(train_gms, dict(zip(labels.gms, labels.gm_types, strict=True)), fraction)
+    train_gms = fold_gms(folds, fold, labels.type_of, fraction).fit
     schema = load_schema()
     rows = [{"gm": g, "gm_type": t, "content": c, "values": v.tolist(), "fold": folds.get(g, -1),
              "count": counts.get(g, 0)}

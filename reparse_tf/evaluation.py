@@ -23,6 +23,7 @@ from reparse_tf.aggregation import multi_image_eval
 from reparse_tf.artifacts import write_json
 from reparse_tf.metrics import parsing_metrics, per_param_mean_std, summarize_runs
 from reparse_tf.schema import HyperparameterSchema, load_schema
+from reparse_tf.spectral_peer import SpectralPeer, spectral_features
 
 RESULT_FILE = "evaluation.json"
 
@@ -178,6 +179,45 @@ def embedding_probes(train_emb: np.ndarray, train: dict, test_emb: np.ndarray, t
     return out
 
 
+def linear_heads(features: dict[str, tuple[np.ndarray, np.ndarray]], train: dict, test: dict, normalizer,
+                 schema: HyperparameterSchema | None = None, seed: int = 0) -> dict:
+    """Regularised linear parsers (the spectral peer's ridge / logistic heads, penalty chosen by
+    GM-grouped CV) on frozen features: ``{name: (train_features, test_features)}`` -> ``{name: scores}``
+    (:func:`score_predictions`' dict plus the ``chosen`` penalties).
+
+    Fitted on the same training-GM images for every feature set, so the rows compare representations:
+    if the network's embedding or fingerprint beats the image spectrum under the same heads, the
+    features transfer and it is the network's own heads that overfit."""
+    schema = schema or load_schema()
+    cont = normalizer.transform(np.asarray(train["labels"])[:, schema.continuous_index])
+    disc = np.asarray(train["labels"])[:, schema.discrete_index].astype(int)
+    true_cont = normalizer.transform(np.asarray(test["labels"])[:, schema.continuous_index])
+    true_disc = np.asarray(test["labels"])[:, schema.discrete_index].astype(int)
+    out = {}
+    for name, (x_train, x_test) in features.items():
+        peer = SpectralPeer.fit(None, train["gm"], cont, disc, schema, seed, features=np.asarray(x_train, np.float64))
+        pc, pd, probs = peer.predict(features=np.asarray(x_test, np.float64))
+        out[name] = {**score_predictions(true_cont, pc, true_disc, pd, test, probs, schema, seed),
+                     "chosen": peer.chosen}
+    return out
+
+
+def representation_heads(parser: Any, train: dict, test: dict, schema: HyperparameterSchema | None = None,
+                         seed: int = 0, batch_size: int = 64, embeddings: tuple | None = None,
+                         fp_test: np.ndarray | None = None) -> dict:
+    """:func:`linear_heads` on the image spectrum (the spectral peer's features), the model's embedding
+    and its fingerprint's spectrum (when it has a FEN), all fitted on ``train``'s images."""
+    emb_train, emb_test = embeddings or (parser.embed(train["images"], batch_size=batch_size),
+                                         parser.embed(test["images"], batch_size=batch_size))
+    heads = {"image spectrum": (spectral_features(train["images"]), spectral_features(test["images"])),
+             "embedding": (emb_train, emb_test)}
+    fp_train = parser.fingerprints(train["images"], batch_size=batch_size)
+    if fp_train is not None:
+        fp_test = parser.fingerprints(test["images"], batch_size=batch_size) if fp_test is None else fp_test
+        heads["fingerprint spectrum"] = (fingerprint_features(fp_train), fingerprint_features(fp_test))
+    return linear_heads(heads, train, test, parser.normalizer, schema, seed)
+
+
 def parsed_similarity(cont_a: np.ndarray, disc_a: np.ndarray, cont_b: np.ndarray, disc_b: np.ndarray) -> np.ndarray:
     """Similarity of parsed vectors: mean of the cosine of the continuous parts and the equal-discrete fraction."""
     na = np.linalg.norm(cont_a, axis=1)
@@ -297,9 +337,10 @@ def score_predictions(true_cont: np.ndarray, pred_cont: np.ndarray, true_disc: n
 def evaluate_arrays(parser: Any, test: dict[str, np.ndarray], train: dict[str, np.ndarray] | None, out_dir: str | Path,
                     fold: int, tfma: bool = True, schema: HyperparameterSchema | None = None, seed: int = 0,
                     n_images: tuple[int, ...] = (1, 10, 100), repeats: int = 5, n_pairs: int = 2000,
-                    fingerprint_samples: int = 4, batch_size: int = 64) -> dict:
+                    fingerprint_samples: int = 4, batch_size: int = 64, readout: bool = True) -> dict:
     """Evaluate ``parser`` on test arrays (see :func:`evaluate_model`); ``train`` is a per-GM sample of
-    training-GM images used for the pair threshold and the content check (None skips both)."""
+    training-GM images used for the pair threshold, the content check, the embedding probes and
+    (``readout``) the linear heads of :func:`representation_heads` (None skips them all)."""
     schema = schema or load_schema()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -332,8 +373,12 @@ def evaluate_arrays(parser: Any, test: dict[str, np.ndarray], train: dict[str, n
         tr_pred = parser.predict(train["images"], batch_size=batch_size)
         result["pair_task"] = pair_task({"cont": tr_pred.continuous, "disc": tr_pred.discrete, "gm": train["gm"]},
                                         {"cont": pred.continuous, "disc": pred.discrete, "gm": gms}, n_pairs, seed)
-        result["embedding_probes"] = embedding_probes(parser.embed(train["images"], batch_size=batch_size), train,
-                                                      parser.embed(test["images"], batch_size=batch_size), test, seed)
+        emb_train = parser.embed(train["images"], batch_size=batch_size)
+        emb_test = parser.embed(test["images"], batch_size=batch_size)
+        result["embedding_probes"] = embedding_probes(emb_train, train, emb_test, test, seed)
+        if readout:
+            result["linear_heads"] = representation_heads(parser, train, test, schema, seed, batch_size,
+                                                          (emb_train, emb_test), fp_test)
         if fp_test is None:
             result["content_independence"] = {"skipped": "model has no fingerprint estimator (CNN backbone)"}
         else:
@@ -380,6 +425,20 @@ def evaluate_arrays(parser: Any, test: dict[str, np.ndarray], train: dict[str, n
     return result
 
 
+def evaluation_arrays(parser: Any, examples_dir: str | Path, fold: int | None = None, train_images_per_gm: int = 16,
+                      seed: int = 0) -> tuple[int, list[str], dict, dict | None]:
+    """(fold, training GMs, test arrays, a sample of ``train_images_per_gm`` images per training GM or None)
+    for a loaded parser: its fold's test GMs of ``examples_dir``."""
+    fold, train_gms, test_gms = resolve_split(dict(parser.meta), fold_assignment(examples_dir), fold)
+    test = load_examples(examples_dir, test_gms, parser.image_size)
+    train = None
+    if train_gms and train_images_per_gm > 0:
+        train = load_examples(examples_dir, train_gms, parser.image_size)
+        keep = subsample_per_gm(train["gm"], train_images_per_gm, seed)
+        train = {k: np.asarray(v)[keep] for k, v in train.items()}
+    return fold, train_gms, test, train
+
+
 def evaluate_model(model_dir: str | Path, examples_dir: str | Path, out_dir: str | Path, fold: int | None = None,
                    tfma: bool = True, *, train_images_per_gm: int = 16, seed: int = 0, **kwargs: Any) -> dict:
     """Evaluate the model of ``model_dir`` on its fold's test GMs of ``examples_dir``.
@@ -394,18 +453,12 @@ def evaluate_model(model_dir: str | Path, examples_dir: str | Path, out_dir: str
 
     model_dir, examples_dir, out_dir = Path(model_dir), Path(examples_dir), Path(out_dir)
     parser = ModelParser.load(model_dir)
-    fold, train_gms, test_gms = resolve_split(dict(parser.meta), fold_assignment(examples_dir), fold)
-    test = load_examples(examples_dir, test_gms, parser.image_size)
-    train = None
-    if train_gms and train_images_per_gm > 0:
-        train = load_examples(examples_dir, train_gms, parser.image_size)
-        keep = subsample_per_gm(train["gm"], train_images_per_gm, seed)
-        train = {k: np.asarray(v)[keep] for k, v in train.items()}
+    fold, train_gms, test, train = evaluation_arrays(parser, examples_dir, fold, train_images_per_gm, seed)
     result = evaluate_arrays(parser, test, train, out_dir, fold, tfma, seed=seed, **kwargs)
     result.update({"model_dir": str(model_dir), "examples_dir": str(examples_dir), "train_gms": train_gms,
                    "variant": dict(parser.meta.get("variant", {})), "preset": parser.meta.get("preset")})
     write_json(out_dir / RESULT_FILE, result, indent=1)
-    print(f"[reparse evaluate] fold {fold}: {len(test_gms)} test GMs, {result['n_test_images']} images -> "
+    print(f"[reparse evaluate] fold {fold}: {len(result['test_gms'])} test GMs, {result['n_test_images']} images -> "
           f"{out_dir / RESULT_FILE}")
     return result
 

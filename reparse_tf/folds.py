@@ -6,6 +6,8 @@ the TFRecord ingest and the JAX-side PNG loader assign the same folds.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 DEFAULT_VALIDATION_FRACTION = 0.12
@@ -100,3 +102,28 @@ def stratified_subset(gms: list[str], gm_types: dict[str, str], n: int, seed: in
         if take[t] < len(order[t]):
             take[t] += 1
     return sorted(g for t, m in order.items() for g in m[:take[t]])
+
+
+@dataclass(frozen=True)
+class FoldGMs:
+    """The GMs of one split: ``fit`` (trained on), ``validation`` (model selection only), ``test``, and
+    ``normalizer`` (the GMs whose ranges set the continuous units: the fit GMs before any subsetting,
+    so learning-curve points are scored in one set of units)."""
+
+    fit: list[str]
+    validation: list[str]
+    test: list[str]
+    normalizer: list[str]
+
+
+def fold_gms(folds: dict[str, int], test_fold: int, gm_types: dict[str, str],
+             validation_fraction: float = DEFAULT_VALIDATION_FRACTION, seed: int = 0,
+             max_train_gms: int | None = None) -> FoldGMs:
+    """Split ``test_fold``: test GMs, validation GMs carved from the training side, and the fit GMs,
+    optionally a family-stratified subset of ``max_train_gms`` of them (learning curves)."""
+    train, test = split(folds, test_fold)
+    fit, val = validation_split(train, gm_types, validation_fraction, seed)
+    normalizer = fit
+    if max_train_gms is not None and max_train_gms < len(fit):
+        fit = stratified_subset(fit, gm_types, max_train_gms, seed)
+    return FoldGMs(fit, val, test, normalizer)

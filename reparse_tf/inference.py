@@ -13,6 +13,7 @@ import numpy as np
 import reparse_tf.fen  # noqa: F401  (registers the serializable classes)
 import reparse_tf.fingerprint_losses  # noqa: F401
 import reparse_tf.parsers  # noqa: F401
+from reparse_tf.readout import READOUT_PREFIX, has_readout
 from reparse_tf.schema import HyperparameterSchema, MinMaxNormalizer, load_schema
 
 
@@ -41,7 +42,9 @@ class ModelParser:
         self.schema = schema or load_schema()
         self.normalizer = MinMaxNormalizer.from_json(meta["normalizer"])
         self.image_size = int(meta["image_size"])
-        names = ["final_continuous", *(f"final_{p.name}" for p in self.schema.discrete)]
+        # a model with a linear readout (reparse_tf.readout) predicts with it
+        prefix = READOUT_PREFIX if has_readout(model) else "final_"
+        names = [f"{prefix}continuous", *(f"{prefix}{p.name}" for p in self.schema.discrete)]
         self._predict_model = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
         self._embed_model = keras.Model(model.inputs, model.get_layer("embedding").output)
         self._forward_model = keras.Model(model.inputs, [*self._predict_model.outputs, self._embed_model.output])
@@ -80,7 +83,8 @@ class ModelParser:
         return model.predict(images, batch_size=batch_size, verbose=0)
 
     def predict(self, images_uint8: np.ndarray, batch_size: int = 64) -> Predictions:
-        """Parse the hyperparameters of each image (eq. 13 and eq. 16 final predictions)."""
+        """Parse the hyperparameters of each image (eq. 13 and eq. 16 final predictions, or the linear
+        readout's where the model has one)."""
         outs = self._run(self._predict_model, images_uint8, batch_size)
         cont = np.asarray(outs[0], np.float64)
         probs = [np.asarray(o, np.float32) for o in outs[1:]]

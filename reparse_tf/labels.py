@@ -50,6 +50,11 @@ class LabelTable:
     def row(self, gm: str) -> int:
         return self.gms.index(gm)
 
+    @property
+    def type_of(self) -> dict[str, str]:
+        """GM name -> family."""
+        return dict(zip(self.gms, self.gm_types, strict=True))
+
     def subset(self, gms: list[str]) -> LabelTable:
         idx = [self.row(g) for g in gms]
         return LabelTable([self.gms[i] for i in idx], [self.gm_types[i] for i in idx],

@@ -50,7 +50,8 @@ def build_model(preset: str | Preset = "tiny", parser: str = "two", fingerprint:
         fp = DnCNN(preset.fen_depth, preset.fen_width, 3, s, dtype=dtype, name="fen")(x)
         fp = FingerprintConstraints(default_window(s), weight=preset.fingerprint_weight if fingerprint else 0.0,
                                     name="fingerprint_constraints")(fp)
-        features = shared_encoder(fp, preset.encoder_filters, preset.encoder_pool, preset.feature_dim, dtype)
+        features = shared_encoder(fp, preset.encoder_filters, preset.encoder_pool, preset.feature_dim, dtype,
+                                  preset.encoder, preset.spectral_bins, preset.dropout)
     else:
         features = resnet18_features(x, preset.cnn_width, preset.feature_dim, dtype)
     outputs = parsing_heads(features, parser, preset.parser_dim, schema, dtype)

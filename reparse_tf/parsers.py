@@ -14,9 +14,11 @@ import numpy as np
 from keras import layers, ops
 
 from reparse_tf.fen import ConvBNAct
+from reparse_tf.fingerprint_losses import fftshift2
 from reparse_tf.schema import HyperparameterSchema, load_schema
 
 PARSERS = ("two", "one")
+ENCODERS = ("conv", "spectral")
 
 
 # -- layers ---------------------------------------------------------------------------------------
@@ -90,6 +92,36 @@ class DiscreteFusion(layers.Layer):
         return {**super().get_config(), "index": self.index}
 
 
+@keras.saving.register_keras_serializable(package="reparse")
+class LogSpectrumPooling(layers.Layer):
+    """``[B, S, S, C]`` fingerprint -> ``[B, C * bins * bins]``: the centred log power spectrum of each
+    channel, average-pooled over ``bins x bins`` blocks of frequencies.
+
+    The spectrum's magnitude does not move when the image content is translated, and up-sampling
+    and normalisation leave their traces at fixed frequencies (Durall / Frank et al. 2020); pooling
+    it keeps a few hundred numbers, too few to memorise a training GM's content."""
+
+    def __init__(self, bins: int = 16, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.bins = int(bins)
+
+    def call(self, fingerprint):
+        f = ops.transpose(ops.cast(fingerprint, "float32"), (0, 3, 1, 2))
+        real, imag = ops.fft2((f, ops.zeros_like(f)))
+        h, w = f.shape[-2], f.shape[-1]
+        logp = ops.log(fftshift2(real * real + imag * imag) / float(h * w) + 1e-6)
+        c = f.shape[1]
+        blocks = ops.reshape(logp, (-1, c, self.bins, h // self.bins, self.bins, w // self.bins))
+        return ops.reshape(ops.mean(blocks, axis=(3, 5)), (-1, c * self.bins * self.bins))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1] * self.bins * self.bins)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "bins": self.bins}
+
+
 # -- losses ---------------------------------------------------------------------------------------
 @keras.saving.register_keras_serializable(package="reparse")
 class SquaredError(keras.losses.Loss):
@@ -144,17 +176,29 @@ class SummedBinaryCrossEntropy(keras.losses.Loss):
 
 
 # -- network pieces --------------------------------------------------------------------------------
-def shared_encoder(x, filters: tuple[int, ...], pool: str, feature_dim: int, dtype=None):
-    """Conv blocks (stride 2) + FC ``feature_dim`` -> the ``embedding`` tensor."""
-    for i, f in enumerate(filters):
-        x = ConvBNAct(f, strides=2, name=f"encoder_block{i + 1}", dtype=dtype)(x)
-    if pool == "flatten":
-        x = layers.Flatten(name="encoder_flatten", dtype=dtype)(x)
-    elif pool == "avg":
-        x = layers.GlobalAveragePooling2D(name="encoder_pool", dtype=dtype)(x)
+def shared_encoder(x, filters: tuple[int, ...], pool: str, feature_dim: int, dtype=None, encoder: str = "conv",
+                   spectral_bins: int = 16, dropout: float = 0.0):
+    """The PN shared encoder -> the ``embedding`` tensor.
+
+    ``conv`` (sec. 3.3): conv blocks (stride 2), pooled, FC ``feature_dim``. ``spectral``: the pooled
+    log power spectrum of the fingerprint (:class:`LogSpectrumPooling`), batch-normalised, FC
+    ``feature_dim``. ``dropout`` acts on the embedding."""
+    if encoder not in ENCODERS:
+        raise ValueError(f"encoder must be one of {ENCODERS}, got {encoder!r}")
+    if encoder == "spectral":
+        x = LogSpectrumPooling(spectral_bins, name="encoder_spectrum")(x)
+        x = layers.BatchNormalization(name="encoder_spectrum_bn")(x)
     else:
-        raise ValueError(f"encoder pool must be 'flatten' or 'avg', got {pool!r}")
-    return layers.Dense(feature_dim, activation="relu", name="embedding", dtype=dtype)(x)
+        for i, f in enumerate(filters):
+            x = ConvBNAct(f, strides=2, name=f"encoder_block{i + 1}", dtype=dtype)(x)
+        if pool == "flatten":
+            x = layers.Flatten(name="encoder_flatten", dtype=dtype)(x)
+        elif pool == "avg":
+            x = layers.GlobalAveragePooling2D(name="encoder_pool", dtype=dtype)(x)
+        else:
+            raise ValueError(f"encoder pool must be 'flatten' or 'avg', got {pool!r}")
+    x = layers.Dense(feature_dim, activation="relu", name="embedding", dtype=dtype)(x)
+    return layers.Dropout(dropout, name="embedding_dropout")(x) if dropout else x
 
 
 def resnet18_features(x, width: int, feature_dim: int, dtype=None):

@@ -20,6 +20,9 @@ class Preset:
         fen_depth, fen_width: DnCNN conv layers and filters.
         encoder_filters: filters of the PN shared encoder's stride-2 conv blocks.
         encoder_pool: "flatten" (paper) or "avg" (global average pooling, smaller FC).
+        encoder: PN shared encoder on the fingerprint: "conv" (sec. 3.3) or "spectral" (pooled log power
+            spectrum, ``spectral_bins`` x ``spectral_bins`` per channel; see ``parsers.shared_encoder``).
+        dropout: dropout rate on the shared embedding.
         feature_dim: width of the shared encoder's FC layer (512 in the paper).
         parser_dim: hidden width of each parser (cluster, instance, fusion, direct) branch.
         cnn_width: base width of the ResNet-18-style baseline backbone (widths w, 2w, 4w, 8w).
@@ -38,6 +41,9 @@ class Preset:
             mean weight over training images is 1 (the unnormalised weights make the 32 classifiers
             outweigh the continuous regression by ~35x at initialisation).
         continuous_weight: extra multiplier of the continuous regression terms.
+        readout: final predictions from the PN's own heads ("heads", the paper) or from a linear readout
+            refitted on the frozen embedding after training ("linear", ``reparse_tf.readout``).
+        readout_images_per_gm: training images per fitted GM that the linear readout is fitted on.
     """
 
     name: str
@@ -46,6 +52,9 @@ class Preset:
     fen_width: int = 64
     encoder_filters: tuple[int, ...] = (32, 64, 128, 256)
     encoder_pool: str = "flatten"
+    encoder: str = "conv"
+    spectral_bins: int = 16
+    dropout: float = 0.0
     feature_dim: int = 512
     parser_dim: int = 256
     cnn_width: int = 64
@@ -63,6 +72,8 @@ class Preset:
     clusters: str = "elbow"
     class_weight_norm: bool = False
     continuous_weight: float = 1.0
+    readout: str = "heads"
+    readout_images_per_gm: int = 16
 
     def to_json(self) -> dict:
         d = asdict(self)

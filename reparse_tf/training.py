@@ -23,11 +23,11 @@ import numpy as np
 from reparse_tf.artifacts import write_json
 from reparse_tf.cluster_ground_truth import MAX_K, ClusterGroundTruth, compute_cluster_ground_truth
 from reparse_tf.diagnostics import ParsingDiagnostics, best_epoch
-from reparse_tf.folds import split, stratified_subset, validation_split
+from reparse_tf.folds import fold_gms
 from reparse_tf.labels import LabelTable, read_labels
 from reparse_tf.model import build_model, compile_model
 from reparse_tf.presets import Preset, get_preset
-from reparse_tf.schema import load_schema
+from reparse_tf.schema import HyperparameterSchema, load_schema
 
 CHECKPOINT_PATTERN = "epoch_{epoch:03d}.keras"
 
@@ -121,6 +121,24 @@ def diagnostic_samples(arrays: dict[str, np.ndarray], gm_col: np.ndarray, cgt: C
     labels = np.asarray(arrays["labels"], np.float64)[r]
     return heldin, (np.asarray(arrays["images"])[r], cgt.normalizer.transform(labels[:, schema.continuous_index]),
                     labels[:, schema.discrete_index].astype(int))
+
+
+def add_linear_readout(model: keras.Model, arrays: dict[str, np.ndarray], gm_col: np.ndarray,
+                       cgt: ClusterGroundTruth, per_gm: int, seed: int, schema: HyperparameterSchema
+                       ) -> tuple[keras.Model, dict]:
+    """``model`` with :mod:`reparse_tf.readout`'s heads, fitted on ``per_gm`` images of each fitted GM
+    against the targets trained on; and what the readout's cross-validation chose."""
+    from reparse_tf.evaluation import subsample_per_gm
+    from reparse_tf.readout import attach_readout, fit_readout
+
+    rows = np.flatnonzero(np.isin(gm_col, cgt.gms))
+    rows = rows[subsample_per_gm(gm_col[rows], per_gm, seed)]
+    embed = keras.Model(model.inputs, model.get_layer("embedding").output)
+    emb = embed.predict(np.asarray(arrays["images"])[rows], batch_size=64, verbose=0)
+    g = cgt.gm_rows(gm_col[rows])
+    heads = fit_readout(emb, gm_col[rows], cgt.gm_continuous[g], cgt.gm_discrete[g], schema, seed)
+    print(f"linear readout fitted on {len(rows)} images of {len(cgt.gms)} GMs ({heads.chosen})")
+    return attach_readout(model, heads, schema), {"kind": "linear", "images": int(len(rows)), **heads.chosen}
 
 
 class ParsingDataset(keras.utils.PyDataset):
@@ -218,7 +236,7 @@ def train(examples_dir: str | Path, cluster_gt_dir: str | Path | None, fold: int
           backbone: str = "fen", resume: bool = False, epochs: int | None = None, seed: int = 0,
           dtype_policy: str | None = None, jit_compile: bool | str | None = None, verbose: int | None = None,
           arrays: dict[str, np.ndarray] | None = None, split_seed: int = 0,
-          max_train_gms: int | None = None) -> Path:
+          max_train_gms: int | None = None, readout: str | None = None) -> Path:
     """Train FEN + PN on the training GMs of ``fold`` and write the MODEL DIR; returns its path.
 
     Args:
@@ -236,13 +254,15 @@ def train(examples_dir: str | Path, cluster_gt_dir: str | Path | None, fold: int
         split_seed: seed of the validation-GM draw (the same for every variant of a fold).
         max_train_gms: fit at most this many of the fitted GMs (learning curve; stratified by family,
             the normaliser still fitted on all of them so every point is scored in the same units).
+        readout: "heads" | "linear" (overrides the preset; see :mod:`reparse_tf.readout`).
 
     The preset's ``validation_fraction`` of each family's training GMs are validation GMs: they
     are not fitted, clustered, weighted or used for normalisation; the per-epoch diagnostics score
     them and the best-scoring epoch is the one saved.
     """
     schema = load_schema()
-    p = get_preset(preset).with_overrides(epochs=epochs, dtype_policy=dtype_policy, jit_compile=jit_compile)
+    p = get_preset(preset).with_overrides(epochs=epochs, dtype_policy=dtype_policy, jit_compile=jit_compile,
+                                          readout=readout)
     out = Path(out_dir)
     ckpt_dir = out / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -252,18 +272,12 @@ def train(examples_dir: str | Path, cluster_gt_dir: str | Path | None, fold: int
         labels = labels_from_arrays(arrays)
         gm_col, fold_col = np.asarray(arrays["gm"]).astype(str), np.asarray(arrays["fold"]).astype(int)
         folds = {g: int(fold_col[np.flatnonzero(gm_col == g)[0]]) for g in labels.gms}
-    train_gms, test_gms = split(folds, fold)
-    # validation GMs come out of the training side only; from here on ``train_gms`` are the GMs fitted
-    all_train_gms = train_gms
-    train_gms, val_gms = validation_split(all_train_gms, dict(zip(labels.gms, labels.gm_types, strict=True)),
-                                          p.validation_fraction, split_seed)
-    normalizer_gms = None
-    if max_train_gms is not None and max_train_gms < len(train_gms):  # learning curve: fewer GMs, same units
-        normalizer_gms = train_gms
-        train_gms = stratified_subset(train_gms, dict(zip(labels.gms, labels.gm_types, strict=True)), max_train_gms,
-                                      split_seed)
-        if cluster_gt_dir is not None:
-            raise ValueError("max_train_gms clusters its subset in-process: pass cluster_gt_dir=None")
+    split_gms = fold_gms(folds, fold, labels.type_of, p.validation_fraction, split_seed, max_train_gms)
+    train_gms, val_gms, test_gms = split_gms.fit, split_gms.validation, split_gms.test
+    # learning curve: fewer GMs, the full fit set's units
+    normalizer_gms = split_gms.normalizer if len(split_gms.normalizer) > len(train_gms) else None
+    if normalizer_gms is not None and cluster_gt_dir is not None:
+        raise ValueError("max_train_gms clusters its subset in-process: pass cluster_gt_dir=None")
     gm_col = np.asarray(arrays["gm"]).astype(str)
     counts = {g: int((gm_col == g).sum()) for g in train_gms}
     max_k = cluster_max_k(p.clusters)
@@ -324,6 +338,11 @@ def train(examples_dir: str | Path, cluster_gt_dir: str | Path | None, fold: int
         model.load_weights(ckpt_dir / CHECKPOINT_PATTERN.format(epoch=selected))
         print(f"selected epoch {selected} of {last} (best val_score on {len(val_gms)} validation GMs)")
 
+    readout = None
+    if p.readout == "linear":
+        model, readout = add_linear_readout(model, arrays, gm_col, cgt, p.readout_images_per_gm, seed, schema)
+    elif p.readout != "heads":
+        raise ValueError(f"readout must be 'heads' or 'linear', got {p.readout!r}")
     tmp = out / ".model.tmp.keras"
     model.save(tmp)
     os.replace(tmp, out / "model.keras")
@@ -338,7 +357,7 @@ def train(examples_dir: str | Path, cluster_gt_dir: str | Path | None, fold: int
                                           for m, q in enumerate(schema.discrete)},
                         "source": str(cluster_gt_dir) if cluster_gt_dir is not None else str(out / "cluster_gt")},
             "examples_dir": str(examples_dir), "backend": keras.backend.backend(),
-            "images_per_epoch": n_per_epoch, "train_seconds_this_run": round(seconds, 2)}
+            "images_per_epoch": n_per_epoch, "train_seconds_this_run": round(seconds, 2), "readout": readout}
     write_json(out / "parser_meta.json", meta)
     print(f"model written to {out} (model.keras, parser_meta.json, history.json, checkpoints/)")
     return out

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from reparse_tf import baselines as B
-from reparse_tf.folds import stratified_subset, validation_split
+from reparse_tf.folds import fold_gms, stratified_subset, validation_split
 from reparse_tf.labels import LabelTable
 from reparse_tf.metrics import parsing_metrics
 from reparse_tf.schema import MinMaxNormalizer, load_schema
@@ -154,6 +155,11 @@ def test_validation_gms_are_training_side_stratified_and_subsets_nested():
     small, large = stratified_subset(fit, types, 8), stratified_subset(fit, types, 16)
     assert len(small) == 8 and len(large) == 16 and set(small) <= set(large)
     assert {types[g] for g in small} == {"GAN", "VAE", "NF"}
+    folds = {g: i % 3 for i, g in enumerate(sorted(types))}
+    part = fold_gms(folds, 1, types, 0.12, max_train_gms=8)
+    assert len(part.fit) == 8 and set(part.fit) < set(part.normalizer)
+    assert not (set(part.normalizer) | set(part.validation)) & set(part.test)
+    assert sorted(part.normalizer + part.validation + part.test) == sorted(types)
 
 
 @pytest.fixture(scope="module")
@@ -229,3 +235,16 @@ def test_benchmark_scores_every_baseline_on_real_examples(tiny_examples, tmp_pat
     again = run_benchmark(tmp_path / "b", folds=[0, 1], variants=[], examples_dir=tiny_examples, report=False,
                           copy_draws=5)
     assert again["table"] == res["table"] and (cache / "spectral_peer" / "result.json").stat().st_mtime_ns == stamp
+
+
+def test_learning_curve_slope_per_doubling():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("learning_curve",
+                                                  Path(__file__).parents[1] / "benchmarks" / "learning_curve.py")
+    lc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lc)
+    points = [{"max_train_gms": n, "n_fit_gms": {"peer": n},
+               "table": {"peer": {"continuous_l1": {"mean": 0.3 - 0.02 * np.log2(n)}}}} for n in (10, 20, 40)]
+    slopes = lc.per_doubling(points, ["peer"])["peer"]
+    assert slopes["continuous_l1"] == pytest.approx(-0.02) and slopes["discrete_f1"] is None

@@ -142,7 +142,7 @@ def test_evaluate_arrays_end_to_end(arrays, tmp_path):
     good = evaluate_arrays(FakeParser(arrays, train_gms), test, train, tmp_path / "good", fold=1, tfma=False,
                            n_images=(1, 5), repeats=2, n_pairs=300)
     bad = evaluate_arrays(FakeParser(arrays, train_gms, noise=0.4, flip=0.6), test, train, tmp_path / "bad", fold=1,
-                          tfma=False, n_images=(1,), repeats=1, n_pairs=300)
+                          tfma=False, n_images=(1,), repeats=1, n_pairs=300, readout=False)
     assert good["continuous"]["l1"] < bad["continuous"]["l1"]
     assert good["loss"]["f1"] > bad["loss"]["f1"]
     assert set(good["per_gm"]) == set(test["gm"].tolist())
@@ -154,6 +154,11 @@ def test_evaluate_arrays_end_to_end(arrays, tmp_path):
     assert len(sim["matrix"]) == len(set(test["gm"].tolist())) and sim["intra_mean"] > sim["inter_mean"]
     with np.load(tmp_path / "good" / "fingerprints.npz") as z:
         assert z["spectra"].shape == (len(sim["gms"]), 16, 16)
+    heads = good["linear_heads"]
+    assert set(heads) == {"image spectrum", "embedding", "fingerprint spectrum"}
+    for row in heads.values():
+        assert set(row["per_gm"]) == set(test["gm"].tolist()) and 0 <= row["summary"]["loss_f1"] <= 1
+        assert row["chosen"]["ridge_alpha"] > 0
 
 
 @pytest.mark.skipif(importlib.util.find_spec("tensorflow_model_analysis") is None, reason="needs TFMA")
@@ -213,7 +218,7 @@ def test_benchmark_caches_resumes_and_reports(arrays, tmp_path):
         parser = FakeParser(arrays, train_gms, noise=0.4 if noisy else 0.05, flip=0.6 if noisy else 0.1,
                             seed=v["seed"])
         return evaluate_arrays(parser, test, train, out_dir, fold, tfma=False, n_images=(1, 3), repeats=1,
-                               n_pairs=200)
+                               n_pairs=200, readout=v["variant"] == "full")
 
     kw = dict(folds=[0, 1], variants=["full", "random_gt", "one_parser"], n_shuffles=2, train_fn=train_fn,
               evaluate_fn=evaluate_fn, cluster_fn=cluster_fn, examples_dir=examples, baselines=[])
@@ -232,10 +237,14 @@ def test_benchmark_caches_resumes_and_reports(arrays, tmp_path):
     t = res["table"]
     assert t["full"]["continuous_l1"]["mean"] < t["random_gt"]["continuous_l1"]["mean"]
     assert t["full"]["continuous_l1"]["n"] == 2
+    # each trained variant's embedding under linear heads is a row of its own; random GT gets none
+    assert t["full+readout"]["loss_f1"]["n"] == 2 and "random_gt+readout" not in t
+    assert "full+readout" in res["significance"] and res["readout"]["method"] == "full+readout"
+    assert res["readout"]["goals"] and "full" in res["readout"]["significance"]
     goals = {g["goal"]: g["met"] for g in res["goals"]}
     assert any("CNN" in g and m is None for g, m in goals.items())  # not run -> not measured
     md = (tmp_path / "bench" / "benchmark.md").read_text()
-    assert "Random ground truth" in md and "±" in md
+    assert "Random ground truth" in md and "±" in md and "linear readout of the embedding against each" in md
     html = Path(res["report"]).read_text()
     assert html.count("data:image/png;base64,") >= 3 and "Comparison" in html
     numbers = json.loads((Path(res["report"]).parent / "report.json").read_text())

@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_FILES = ["fingerprint_losses.py", "fen.py", "parsers.py", "model.py", "presets.py", "training.py",
-               "inference.py", "cluster_ground_truth.py"]
+               "inference.py", "cluster_ground_truth.py", "readout.py", "spectral_peer.py"]
 
 
 @pytest.mark.parametrize("name", MODEL_FILES)
@@ -65,6 +65,39 @@ def test_full_model_overfits_a_batch(tmp_path):
     np.testing.assert_allclose(out["final_continuous"], out["cluster_continuous"] + out["instance_continuous"],
                                rtol=1e-5, atol=1e-6)
     assert model.get_layer("fen").output.shape[1:] == (64, 64, 3)
+
+
+def test_log_spectrum_pooling_ignores_shifts_and_finds_a_sinusoid():
+    from reparse_tf.parsers import LogSpectrumPooling
+
+    layer = LogSpectrumPooling(bins=8)
+    rng = np.random.default_rng(0)
+    f = rng.normal(size=(2, 32, 32, 3)).astype(np.float32)
+    shifted = np.roll(f, (5, -11), axis=(1, 2))  # circular shift: same power spectrum
+    np.testing.assert_allclose(np.asarray(layer(f)), np.asarray(layer(shifted)), atol=1e-4)
+    # a horizontal sinusoid of 8 cycles: energy at column 16 +- 8 of the centred spectrum, i.e. blocks
+    # (row 4, col 2) and (row 4, col 6) of the 8 x 8 pooling (4 x 4 frequencies each)
+    x = np.sin(2 * np.pi * 8 * np.arange(32) / 32)[None, None, :, None] * np.ones((1, 32, 1, 3))
+    pooled = np.asarray(layer(x.astype(np.float32))).reshape(3, 8, 8)[0]
+    top = set(zip(*np.unravel_index(np.argsort(pooled, axis=None)[-2:], pooled.shape), strict=True))
+    assert top == {(4, 2), (4, 6)}
+
+
+def test_spectral_encoder_model_saves_and_reloads(tmp_path):
+    import keras
+
+    from reparse_tf.model import build_model
+    from reparse_tf.presets import get_preset
+
+    model = build_model(get_preset("tiny").with_overrides(encoder="spectral", dropout=0.2))
+    assert model.get_layer("encoder_spectrum").output.shape[1:] == (3 * 16 * 16,)
+    x = np.random.default_rng(1).integers(0, 256, (2, 64, 64, 3)).astype(np.uint8)
+    model.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras", compile=False)
+    np.testing.assert_allclose(model.predict(x, verbose=0)["final_continuous"],
+                               again.predict(x, verbose=0)["final_continuous"], rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="'fft'"):
+        build_model(get_preset("tiny").with_overrides(encoder="fft"))
 
 
 def test_bad_arguments_name_the_value():

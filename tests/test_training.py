@@ -85,3 +85,46 @@ def test_cluster_gt_dir_must_match_the_fold(layout64, tmp_path):
     wrong.save(tmp_path / "cgt")
     with pytest.raises(ValueError, match="other GMs"):
         train(layout64, tmp_path / "cgt", fold=0, preset="tiny", out_dir=tmp_path / "m", epochs=1, verbose=0)
+
+
+def test_linear_readout_layers_reproduce_the_fitted_heads():
+    import keras
+
+    from reparse_tf.model import build_model
+    from reparse_tf.readout import attach_readout, fit_readout, has_readout
+
+    schema = load_schema()
+    rng = np.random.default_rng(0)
+    model = build_model("tiny")
+    images = rng.integers(0, 256, (48, 64, 64, 3)).astype(np.uint8)
+    images[:24] //= 2   # two groups of GMs with different image statistics
+    gms = np.repeat([f"g{i}" for i in range(6)], 8)
+    emb = keras.Model(model.inputs, model.get_layer("embedding").output).predict(images, verbose=0)
+    cont = rng.random((6, len(schema.continuous)))[np.repeat(np.arange(6), 8)]
+    codes = np.stack([rng.integers(0, p.num_classes, 6) for p in schema.discrete], axis=1)
+    codes[:, 0] = 1                        # a parameter with one class in training
+    codes[:, 1] = [0, 2, 0, 2, 0, 2]       # two classes: sklearn's binary model
+    heads = fit_readout(emb, gms, cont, codes[np.repeat(np.arange(6), 8)], schema)
+    with_readout = attach_readout(model, heads, schema)
+    assert has_readout(with_readout) and not has_readout(model)
+    assert set(model.output_names) < set(with_readout.output_names)
+    out = with_readout.predict(images, verbose=0)
+    want_cont, want_disc, want_probs = heads.predict(features=emb.astype(np.float64))
+    np.testing.assert_allclose(out["readout_continuous"], want_cont, atol=1e-4)
+    for m, p in enumerate(schema.discrete):
+        np.testing.assert_allclose(out[f"readout_{p.name}"], want_probs[m], atol=1e-4)
+    assert (np.stack([out[f"readout_{p.name}"].argmax(-1) for p in schema.discrete], 1) == want_disc).all()
+
+
+def test_training_with_a_linear_readout_predicts_with_it(layout64, tmp_path):
+    from reparse_tf.inference import ModelParser
+    from reparse_tf.training import train
+
+    out = train(layout64, None, fold=0, preset="tiny", out_dir=tmp_path / "m", epochs=1, verbose=0, readout="linear")
+    meta = json.loads((out / "parser_meta.json").read_text())
+    assert meta["readout"]["kind"] == "linear" and meta["readout"]["images"] > 0
+    parser = ModelParser.load(out)
+    images = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3)).astype(np.uint8)
+    pred = parser.predict(images)
+    direct = parser.model.predict(images, verbose=0)
+    np.testing.assert_allclose(pred.continuous, direct["readout_continuous"], rtol=1e-5, atol=1e-6)

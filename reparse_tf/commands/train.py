@@ -20,6 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=None, help="total epochs (default: the preset's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dtype-policy", default=None, choices=("float32", "mixed_bfloat16"))
+    p.add_argument("--readout", default=None, choices=("heads", "linear"),
+                   help="final predictions: the PN's heads (the paper) or a linear readout refitted on the frozen "
+                        "embedding with GM-grouped cross-validation (default: the preset's, heads)")
     p.set_defaults(func=run)
 
 
@@ -28,5 +31,6 @@ def run(args: argparse.Namespace) -> int:
 
     train(args.examples, args.cluster_gt, args.fold, preset=args.preset, out_dir=args.out, parser=args.parser,
           fingerprint=not args.no_fingerprint, random_gt=args.random_gt, backbone=args.backbone,
-          resume=args.resume, epochs=args.epochs, seed=args.seed, dtype_policy=args.dtype_policy)
+          resume=args.resume, epochs=args.epochs, seed=args.seed, dtype_policy=args.dtype_policy,
+          readout=args.readout)
     return 0

@@ -128,3 +128,6 @@ def test_training_with_a_linear_readout_predicts_with_it(layout64, tmp_path):
     pred = parser.predict(images)
     direct = parser.model.predict(images, verbose=0)
     np.testing.assert_allclose(pred.continuous, direct["readout_continuous"], rtol=1e-5, atol=1e-6)
+    # the serving export traces ModelParser.forward: it must serve the readout too
+    served = parser.forward(images)
+    np.testing.assert_allclose(np.asarray(served["continuous"]), direct["readout_continuous"], rtol=1e-5, atol=1e-6)

@@ -21,7 +21,7 @@ from reparse_tf.artifacts import write_json
 from reparse_tf.cluster_ground_truth import read_fold_info
 from reparse_tf.evaluation import load_examples, score_predictions, subsample_per_gm
 from reparse_tf.folds import DEFAULT_VALIDATION_FRACTION, fold_gms
-from reparse_tf.schema import MinMaxNormalizer, load_schema
+from reparse_tf.schema import MinMaxNormalizer, load_schema, split_labels
 
 BASELINES = (*B.LABEL_BASELINES, "spectral_peer")
 LABELS = {**B.LABELS, "spectral_peer": "Spectral peer (FFT + histograms, ridge / logistic)"}
@@ -61,8 +61,7 @@ def evaluate_baselines(examples_dir: str | Path, fold: int, out_dir: str | Path,
     normalizer = MinMaxNormalizer.fit(labels.subset(split_gms.normalizer).values[:, schema.continuous_index], schema)
     fit_table, test_table = labels.subset(fit_gms), labels.subset(test_gms)
     test = load_examples(examples_dir, test_gms)
-    true_cont = normalizer.transform(np.asarray(test["labels"])[:, schema.continuous_index])
-    true_disc = np.asarray(test["labels"])[:, schema.discrete_index].astype(int)
+    true_cont, true_disc = split_labels(test["labels"], normalizer, schema)
     rng = np.random.default_rng(seed)
     common = {"fold": fold, "train_gms": fit_gms, "validation_gms": val_gms, "test_gms": test_gms,
               "n_test_images": int(len(test["gm"]))}
@@ -103,10 +102,11 @@ def _spectral_peer(examples_dir, fit_gms, normalizer, test, score, per_gm: int, 
     keep = subsample_per_gm(train["gm"], per_gm, seed)
     images, gms = np.asarray(train["images"])[keep], np.asarray(train["gm"]).astype(str)[keep]
     labels = np.asarray(train["labels"], np.float64)[keep]
-    cont, disc = normalizer.transform(labels[:, schema.continuous_index]), labels[:, schema.discrete_index].astype(int)
-    peer = SpectralPeer.fit(images, gms, cont, disc, schema, seed)
+    cont, disc = split_labels(labels, normalizer, schema)
+    features = spectral_features(images)   # once, for the fit and the held-in scores
+    peer = SpectralPeer.fit(images, gms, cont, disc, schema, seed, features=features)
     pred_c, pred_d, probs = peer.predict(features=spectral_features(test["images"]))
-    heldin_c, heldin_d, _ = peer.predict(features=spectral_features(images))
+    heldin_c, heldin_d, _ = peer.predict(features=features)
     heldin = score_predictions(cont, heldin_c, disc, heldin_d, {"gm": gms, "gm_type": train["gm_type"][keep],
                                                                   "content": train["content"][keep]},
                                None, schema, seed, n_images=())["summary"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from reparse_tf.labels import LabelTable
-from reparse_tf.schema import HyperparameterSchema, MinMaxNormalizer, load_schema
+from reparse_tf.schema import HyperparameterSchema, MinMaxNormalizer, load_schema, split_labels
 
 LABEL_BASELINES = ("constant", "label_copy", "family_oracle")
 LABELS = {"constant": "Constant (training mean / majority)", "label_copy": "Label copy (random training GM)",
@@ -31,8 +31,7 @@ def majority(codes: np.ndarray, num_classes: int) -> int:
 
 def _split_values(table: LabelTable, normalizer: MinMaxNormalizer,
                   schema: HyperparameterSchema) -> tuple[np.ndarray, np.ndarray]:
-    return (normalizer.transform(table.values[:, schema.continuous_index]),
-            table.values[:, schema.discrete_index].astype(int))
+    return split_labels(table.values, normalizer, schema)
 
 
 def _mean_majority(cont: np.ndarray, disc: np.ndarray, schema: HyperparameterSchema) -> tuple[np.ndarray, np.ndarray]:

@@ -22,7 +22,7 @@ import numpy as np
 from reparse_tf.aggregation import multi_image_eval
 from reparse_tf.artifacts import write_json
 from reparse_tf.metrics import parsing_metrics, per_param_mean_std, summarize_runs
-from reparse_tf.schema import HyperparameterSchema, load_schema
+from reparse_tf.schema import HyperparameterSchema, load_schema, split_labels
 from reparse_tf.spectral_peer import SpectralPeer, spectral_features
 
 RESULT_FILE = "evaluation.json"
@@ -189,10 +189,8 @@ def linear_heads(features: dict[str, tuple[np.ndarray, np.ndarray]], train: dict
     if the network's embedding or fingerprint beats the image spectrum under the same heads, the
     features transfer and it is the network's own heads that overfit."""
     schema = schema or load_schema()
-    cont = normalizer.transform(np.asarray(train["labels"])[:, schema.continuous_index])
-    disc = np.asarray(train["labels"])[:, schema.discrete_index].astype(int)
-    true_cont = normalizer.transform(np.asarray(test["labels"])[:, schema.continuous_index])
-    true_disc = np.asarray(test["labels"])[:, schema.discrete_index].astype(int)
+    cont, disc = split_labels(train["labels"], normalizer, schema)
+    true_cont, true_disc = split_labels(test["labels"], normalizer, schema)
     out = {}
     for name, (x_train, x_test) in features.items():
         peer = SpectralPeer.fit(None, train["gm"], cont, disc, schema, seed, features=np.asarray(x_train, np.float64))
@@ -204,16 +202,17 @@ def linear_heads(features: dict[str, tuple[np.ndarray, np.ndarray]], train: dict
 
 def representation_heads(parser: Any, train: dict, test: dict, schema: HyperparameterSchema | None = None,
                          seed: int = 0, batch_size: int = 64, embeddings: tuple | None = None,
-                         fp_test: np.ndarray | None = None) -> dict:
+                         fingerprints: tuple | None = None) -> dict:
     """:func:`linear_heads` on the image spectrum (the spectral peer's features), the model's embedding
-    and its fingerprint's spectrum (when it has a FEN), all fitted on ``train``'s images."""
+    and its fingerprint's spectrum (when it has a FEN), all fitted on ``train``'s images.
+    ``embeddings`` / ``fingerprints``: (train, test) arrays already computed (None: computed here)."""
     emb_train, emb_test = embeddings or (parser.embed(train["images"], batch_size=batch_size),
                                          parser.embed(test["images"], batch_size=batch_size))
     heads = {"image spectrum": (spectral_features(train["images"]), spectral_features(test["images"])),
              "embedding": (emb_train, emb_test)}
-    fp_train = parser.fingerprints(train["images"], batch_size=batch_size)
+    fp_train, fp_test = fingerprints or (parser.fingerprints(train["images"], batch_size=batch_size),
+                                         parser.fingerprints(test["images"], batch_size=batch_size))
     if fp_train is not None:
-        fp_test = parser.fingerprints(test["images"], batch_size=batch_size) if fp_test is None else fp_test
         heads["fingerprint spectrum"] = (fingerprint_features(fp_train), fingerprint_features(fp_test))
     return linear_heads(heads, train, test, parser.normalizer, schema, seed)
 
@@ -349,8 +348,7 @@ def evaluate_arrays(parser: Any, test: dict[str, np.ndarray], train: dict[str, n
     pred = parser.predict(test["images"], batch_size=batch_size)
     predict_s = time.perf_counter() - t0
     norm = parser.normalizer
-    true_cont = norm.transform(np.asarray(test["labels"])[:, schema.continuous_index])
-    true_disc = np.asarray(test["labels"])[:, schema.discrete_index].astype(int)
+    true_cont, true_disc = split_labels(test["labels"], norm, schema)
     gms = np.asarray(test["gm"]).astype(str)
     scored = score_predictions(true_cont, pred.continuous, true_disc, pred.discrete, test, pred.probs, schema,
                                seed, n_images, repeats)
@@ -376,13 +374,13 @@ def evaluate_arrays(parser: Any, test: dict[str, np.ndarray], train: dict[str, n
         emb_train = parser.embed(train["images"], batch_size=batch_size)
         emb_test = parser.embed(test["images"], batch_size=batch_size)
         result["embedding_probes"] = embedding_probes(emb_train, train, emb_test, test, seed)
+        fp_train = None if fp_test is None else parser.fingerprints(train["images"], batch_size=batch_size)
         if readout:
             result["linear_heads"] = representation_heads(parser, train, test, schema, seed, batch_size,
-                                                          (emb_train, emb_test), fp_test)
+                                                          (emb_train, emb_test), (fp_train, fp_test))
         if fp_test is None:
             result["content_independence"] = {"skipped": "model has no fingerprint estimator (CNN backbone)"}
         else:
-            fp_train = parser.fingerprints(train["images"], batch_size=batch_size)
             result["content_independence"] = {
                 "fingerprint": content_check(fp_train, train["content"], fp_test, test["content"], seed),
                 # same classifier on the images themselves: shows content *is* learnable from pixels

@@ -218,3 +218,10 @@ class MinMaxNormalizer:
     @classmethod
     def from_json(cls, data: dict) -> MinMaxNormalizer:
         return cls(list(data["names"]), np.asarray(data["minimum"], float), np.asarray(data["maximum"], float))
+
+
+def split_labels(values: np.ndarray, normalizer: MinMaxNormalizer, schema: HyperparameterSchema
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """``[N, 25]`` raw label rows -> (normalised continuous ``[N, 9]``, discrete codes ``[N, 16]``)."""
+    values = np.asarray(values)
+    return normalizer.transform(values[:, schema.continuous_index]), values[:, schema.discrete_index].astype(int)

@@ -27,7 +27,7 @@ from reparse_tf.folds import fold_gms
 from reparse_tf.labels import LabelTable, read_labels
 from reparse_tf.model import build_model, compile_model
 from reparse_tf.presets import Preset, get_preset
-from reparse_tf.schema import HyperparameterSchema, load_schema
+from reparse_tf.schema import HyperparameterSchema, load_schema, split_labels
 
 CHECKPOINT_PATTERN = "epoch_{epoch:03d}.keras"
 
@@ -119,8 +119,7 @@ def diagnostic_samples(arrays: dict[str, np.ndarray], gm_col: np.ndarray, cgt: C
         return heldin, None
     r = rows_of(val_gms, val_per_gm)
     labels = np.asarray(arrays["labels"], np.float64)[r]
-    return heldin, (np.asarray(arrays["images"])[r], cgt.normalizer.transform(labels[:, schema.continuous_index]),
-                    labels[:, schema.discrete_index].astype(int))
+    return heldin, (np.asarray(arrays["images"])[r], *split_labels(labels, cgt.normalizer, schema))
 
 
 def add_linear_readout(model: keras.Model, arrays: dict[str, np.ndarray], gm_col: np.ndarray,

@@ -30,7 +30,8 @@ setup(
         "rich",
     ],
     extras_require={
-        "test": ["pytest", "ruff", "jax"],  # jax: the model must also train under KERAS_BACKEND=jax
+        # jax: the model must also train under KERAS_BACKEND=jax; xdist + filelock: the suite on 2 workers
+        "test": ["pytest", "pytest-xdist", "filelock", "ruff", "jax"],
         "jax": ["jax"],
     },
     entry_points={"console_scripts": ["reparse = reparse_tf.cli:main"]},

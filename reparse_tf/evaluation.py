@@ -217,55 +217,33 @@ def representation_heads(parser: Any, train: dict, test: dict, schema: Hyperpara
     return linear_heads(heads, train, test, parser.normalizer, schema, seed)
 
 
-def parsed_similarity(cont_a: np.ndarray, disc_a: np.ndarray, cont_b: np.ndarray, disc_b: np.ndarray) -> np.ndarray:
-    """Similarity of parsed vectors: mean of the cosine of the continuous parts and the equal-discrete fraction."""
-    na = np.linalg.norm(cont_a, axis=1)
-    nb = np.linalg.norm(cont_b, axis=1)
-    cos = np.sum(cont_a * cont_b, axis=1) / np.maximum(na * nb, 1e-12)
-    return 0.5 * (cos + np.mean(disc_a == disc_b, axis=1))
-
-
-def sample_pairs(gms: np.ndarray, n_pairs: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Half same-GM, half different-GM pairs of image indices: (i, j, same)."""
-    gms = np.asarray(gms).astype(str)
-    groups = {g: np.flatnonzero(gms == g) for g in sorted(set(gms.tolist()))}
-    multi = [g for g, idx in groups.items() if len(idx) >= 2]
-    names = list(groups)
-    ii, jj, same = [], [], []
-    for k in range(n_pairs):
-        if k % 2 == 0 and multi:
-            g = multi[rng.integers(len(multi))]
-            a, b = rng.choice(groups[g], 2, replace=False)
-            ii.append(a), jj.append(b), same.append(1)
-        elif len(names) >= 2:
-            g1, g2 = rng.choice(len(names), 2, replace=False)
-            ii.append(rng.choice(groups[names[g1]])), jj.append(rng.choice(groups[names[g2]])), same.append(0)
-    return np.array(ii, int), np.array(jj, int), np.array(same, int)
-
-
 def pair_task(train: dict, test: dict, n_pairs: int = 2000, seed: int = 0) -> dict:
-    """"Same GM?" from parsed-vector similarity: AUC on test pairs, accuracy at the threshold chosen on train pairs.
+    """"Same GM?" from the parsed score of :mod:`reparse_tf.same_source`, in brief: AUC on pairs of test
+    GMs, accuracy at the threshold chosen on pairs of training GMs (``reparse same-source --evaluate``
+    does the full protocol, thresholds from validation GMs).
 
     ``train`` / ``test``: dicts with ``cont`` [N,9], ``disc`` [N,16], ``gm`` [N].
     """
     from sklearn.metrics import roc_auc_score
 
+    from reparse_tf.same_source import choose_threshold, pair_metrics, parsed_similarity, sample_pairs
+
     rng = np.random.default_rng(seed)
 
-    def scores(d: dict) -> tuple[np.ndarray, np.ndarray]:
-        i, j, y = sample_pairs(d["gm"], n_pairs, rng)
-        return parsed_similarity(d["cont"][i], d["disc"][i], d["cont"][j], d["disc"][j]), y
+    def scores(d: dict, unseen: bool):
+        pairs = sample_pairs(d["gm"], set(np.asarray(d["gm"]).astype(str).tolist()) if unseen else set(),
+                             n_pairs // 2, rng)
+        return parsed_similarity(d["cont"][pairs.i], d["disc"][pairs.i], d["cont"][pairs.j], d["disc"][pairs.j]), pairs
 
-    s_tr, y_tr = scores(train)
-    s_te, y_te = scores(test)
-    if len(set(y_tr.tolist())) < 2 or len(set(y_te.tolist())) < 2:
+    s_tr, p_tr = scores(train, False)
+    s_te, p_te = scores(test, True)
+    if len(set(p_tr.same.tolist())) < 2 or len(set(p_te.same.tolist())) < 2:
         return {"skipped": "need same-GM and different-GM pairs on both sides"}
-    candidates = np.unique(s_tr)
-    accs = [np.mean((s_tr >= t) == y_tr) for t in candidates]
-    thr = float(candidates[int(np.argmax(accs))])
-    return {"auc": float(roc_auc_score(y_te, s_te)), "accuracy": float(np.mean((s_te >= thr) == y_te)),
-            "threshold": thr, "train_accuracy": float(np.max(accs)), "train_auc": float(roc_auc_score(y_tr, s_tr)),
-            "n_test_pairs": int(len(y_te)), "n_train_pairs": int(len(y_tr))}
+    thr, train_acc = choose_threshold(s_tr, p_tr.same)
+    m = pair_metrics(s_te, p_te, thr)
+    return {"auc": m["auc"], "accuracy": m["accuracy"], "threshold": thr, "train_accuracy": train_acc,
+            "train_auc": float(roc_auc_score(p_tr.same, s_tr)), "n_test_pairs": m["n_pairs"],
+            "n_train_pairs": int(len(s_tr))}
 
 
 def fingerprint_cosine_matrix(fps: np.ndarray, gms: np.ndarray, per_gm: int = 8, seed: int = 0) -> dict:

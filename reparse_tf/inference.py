@@ -131,3 +131,20 @@ class ModelParser:
     def embed(self, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """Shared-encoder features ``[N, D]`` float32."""
         return np.asarray(self._run(self._embed_model, images, batch_size), np.float32)
+
+
+def load_parser(path: str | Path):
+    """A trained MODEL DIR (:class:`ModelParser`), a pushed SavedModel version directory, or a pushed
+    model's root (its highest version) (:class:`reparse_tf.serving.SavedModelParser`, needs TensorFlow)."""
+    p = Path(path)
+    if (p / "model.keras").is_file():
+        return ModelParser.load(p)
+    if not (p / "saved_model.pb").is_file():
+        versions = sorted((int(v.name) for v in p.glob("*") if v.is_dir() and v.name.isdigit()), reverse=True)
+        if not versions:
+            raise FileNotFoundError(f"{p}: neither a trained model dir (model.keras + parser_meta.json) nor a "
+                                    "pushed SavedModel (a version dir or a model root of version dirs)")
+        p = p / str(versions[0])
+    from reparse_tf.serving import SavedModelParser
+
+    return SavedModelParser(p)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,12 +12,30 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def _built_once(tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path:
+    """``build(folder)`` once per test run: under pytest-xdist the workers share the run's base temp
+    folder and take turns on a file lock, so the first builds and the others reuse its result."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    from filelock import FileLock
+
+    folder = tmp_path_factory.getbasetemp().parent / name
+    with FileLock(f"{folder}.lock"):
+        if not (folder.parent / f"{name}.done").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            (folder.parent / f"{name}.done").touch()
+    return folder
+
+
 def _synthetic(tmp_path_factory, size: int) -> Path:
     from reparse_tf.synthetic import make_synthetic_layout
 
-    root = tmp_path_factory.mktemp(f"synthetic{size}")
-    make_synthetic_layout(root, n_gms=8, images_per_gm=6, size=size, seed=0)
-    return root
+    return _built_once(tmp_path_factory, f"synthetic{size}",
+                       lambda root: make_synthetic_layout(root, n_gms=8, images_per_gm=6, size=size, seed=0))
 
 
 @pytest.fixture(scope="session")
@@ -35,9 +55,7 @@ def tiny_zoo(tmp_path_factory) -> Path:
     """The zoo's `tiny` preset, built once per test session (read-only)."""
     from reparse_tf.zoo.build import build_zoo
 
-    root = tmp_path_factory.mktemp("zoo_tiny")
-    build_zoo(root, preset="tiny", seed=0)
-    return root
+    return _built_once(tmp_path_factory, "zoo_tiny", lambda root: build_zoo(root, preset="tiny", seed=0))
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +63,15 @@ def tiny_examples(tiny_zoo, tmp_path_factory) -> Path:
     """The tiny zoo ingested to TFRecords (4 folds, 64x64)."""
     from reparse_tf.ingest import run_ingest
 
-    out = tmp_path_factory.mktemp("examples_tiny")
-    run_ingest(tiny_zoo, out, image_size=64, n_folds=4, seed=0)
-    return out
+    return _built_once(tmp_path_factory, "examples_tiny",
+                       lambda out: run_ingest(tiny_zoo, out, image_size=64, n_folds=4, seed=0))
+
+
+@pytest.fixture(scope="session")
+def trained(layout64, tmp_path_factory) -> Path:
+    """A `tiny`-preset model trained 2 epochs on fold 0 of ``layout64`` (read-only)."""
+    from reparse_tf.training import train
+
+    folder = _built_once(tmp_path_factory, "model",
+                         lambda d: train(layout64, None, fold=0, preset="tiny", out_dir=d / "m", epochs=2, verbose=0))
+    return folder / "m"

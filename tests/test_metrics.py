@@ -70,6 +70,10 @@ def test_parsing_metrics_iterate_schema_and_are_json():
     noisy = parsing_metrics(tc, np.clip(tc + rng.normal(0, 0.2, tc.shape), 0, 1), td,
                             (td + 1) % 2, s)["summary"]
     assert noisy["continuous_l1"] > 0.05 and noisy["loss_accuracy"] == 0.0
+    pred = np.clip(tc + rng.normal(0, 0.2, tc.shape), 0, 1)
+    full, fast = (parsing_metrics(tc, pred, td, td, s, slope=slope)["summary"] for slope in (True, False))
+    assert fast["continuous_ransac_slope"] is None and full["continuous_ransac_slope"] is not None
+    assert {k: v for k, v in fast.items() if "ransac" not in k} == {k: v for k, v in full.items() if "ransac" not in k}
     with pytest.raises(ValueError, match="continuous arrays"):
         parsing_metrics(tc[:, :3], tc[:, :3], td, td, s)
 

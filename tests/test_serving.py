@@ -130,6 +130,27 @@ def test_signatures_match_model_parser_predict(pushed):
     np.testing.assert_allclose(from_bytes["continuous_normalized"].numpy(), expected.continuous, atol=1e-5)
 
 
+def test_parse_reads_a_pushed_saved_model(pushed, tmp_path, capsys):
+    from reparse_tf.cli import main
+    from reparse_tf.images import encode_png
+    from reparse_tf.inference import load_parser
+    from reparse_tf.serving import SavedModelParser
+
+    model_dir, version_dir, serving_dir = pushed
+    parser = load_parser(serving_dir / "reparse")  # a model root: its highest version
+    assert isinstance(parser, SavedModelParser) and parser.path == version_dir and parser.fingerprints(None) is None
+    images = _images(70)  # more than one batch
+    got, expected = parser.predict(images), StandInParser.load(model_dir).predict(images)
+    np.testing.assert_allclose(got.continuous, expected.continuous, atol=1e-5)
+    np.testing.assert_array_equal(got.discrete, expected.discrete)
+    (tmp_path / "0.png").write_bytes(encode_png(images[0]))
+    assert main(["parse", str(tmp_path / "0.png"), "--model", str(version_dir), "--json"]) == 0
+    params = json.loads(capsys.readouterr().out)["results"][0]["parameters"]
+    assert [p["name"] for p in params] == load_schema().names
+    with pytest.raises(FileNotFoundError, match="neither a trained model dir"):
+        load_parser(tmp_path)
+
+
 def test_push_makes_next_version_and_refuses_overwrite(pushed, tmp_path):
     from reparse_tf.serving import next_version, push
 

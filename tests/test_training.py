@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from reparse_tf.schema import load_schema
-
-
-@pytest.fixture(scope="session")
-def trained(layout64, tmp_path_factory) -> Path:
-    from reparse_tf.training import train
-
-    return train(layout64, None, fold=0, preset="tiny", out_dir=tmp_path_factory.mktemp("model") / "m",
-                 epochs=2, verbose=0)
 
 
 def test_model_dir_and_inference_api(trained, layout64):

@@ -244,9 +244,13 @@ def write_thresholds(result: dict[str, Any], path: str | Path) -> Path:
     return write_json(Path(path), keep, indent=1)
 
 
-def load_thresholds(path: str | Path) -> dict[str, Any] | None:
-    p = Path(path)
-    return json.loads(p.read_text()) if p.is_file() else None
+def load_thresholds(model: str | Path, version_dir: str | Path | None = None) -> dict[str, Any] | None:
+    """The calibration of a MODEL DIR (``same_source.json``) or of a pushed SavedModel version
+    (``assets.extra/same_source.json``); None when it has none."""
+    for p in (Path(model) / THRESHOLDS_FILE, Path(version_dir or model) / "assets.extra" / THRESHOLDS_FILE):
+        if p.is_file():
+            return json.loads(p.read_text())
+    return None
 
 
 def decide(parser: Any, image_a: np.ndarray, image_b: np.ndarray, calibration: dict[str, Any] | None

@@ -10,7 +10,8 @@ integer) with two signatures, built with Keras 3's ``keras.export.ExportArchive`
 Both return, per schema parameter, the decoded prediction: continuous parameters as raw values
 (``<name>``), discrete ones as class ids (``<name>``) and probabilities (``<name>_probs``); plus
 ``continuous_normalized`` [N, n_continuous] and the shared-encoder ``embedding`` [N, D].
-``parser_meta.json`` travels in ``assets.extra/`` (TF Serving's place for side files). The
+``parser_meta.json`` (and ``same_source.json``, the same-generator thresholds, when the model has
+them) travel in ``assets.extra/`` (TF Serving's place for side files). The
 version is written under a temporary name and renamed, so a serving poller never sees half a model.
 """
 
@@ -28,6 +29,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from reparse_tf.same_source import THRESHOLDS_FILE
 from reparse_tf.schema import HyperparameterSchema
 
 META_FILE = "parser_meta.json"
@@ -116,6 +118,9 @@ def export_saved_model(model_dir: str | Path, export_dir: str | Path) -> Path:
     archive.write_out(str(export_dir), verbose=False)
     (export_dir / ASSETS_EXTRA).mkdir(exist_ok=True)
     shutil.copy2(model_dir / META_FILE, export_dir / ASSETS_EXTRA / META_FILE)
+    # same-generator thresholds chosen on validation GMs (``reparse same-source --evaluate``) travel too
+    if (model_dir / THRESHOLDS_FILE).is_file():
+        shutil.copy2(model_dir / THRESHOLDS_FILE, export_dir / ASSETS_EXTRA / THRESHOLDS_FILE)
     return export_dir
 
 

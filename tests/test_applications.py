@@ -169,3 +169,10 @@ def test_same_source_cli_pair_and_evaluation(trained, image_folder, tmp_path, ca
     assert set(scores) == {"parsed", "fingerprint", "spectrum"}
     assert all(s["same"] is True and s["score"] == pytest.approx(1.0) for s in scores.values())
     assert main(["same-source", a, "--model", str(model)]) == 2  # one image: a clear error
+    # the thresholds travel with the pushed SavedModel (no FEN output there: parsed and spectrum scores)
+    capsys.readouterr()
+    assert main(["push", str(model), "--serving-dir", str(tmp_path / "serving")]) == 0
+    capsys.readouterr()
+    assert main(["same-source", a, b, "--model", str(tmp_path / "serving" / "reparse"), "--json"]) == 0
+    pushed = json.loads(capsys.readouterr().out)["scores"]
+    assert set(pushed) == {"parsed", "spectrum"} and pushed["parsed"]["threshold"] == scores["parsed"]["threshold"]

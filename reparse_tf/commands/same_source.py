@@ -49,11 +49,10 @@ def _evaluate(args: argparse.Namespace, parser) -> int:
 
 def run(args: argparse.Namespace) -> int:
     import json
-    from pathlib import Path
 
     from reparse_tf.images import ImageError, load_image
     from reparse_tf.inference import load_parser
-    from reparse_tf.same_source import THRESHOLDS_FILE, decide, load_thresholds
+    from reparse_tf.same_source import decide, load_thresholds
 
     if args.evaluate == bool(args.images):
         raise ValueError("give two images, or --evaluate (with --examples and --out) without images")
@@ -68,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             arrays.append(load_image(path, parser.image_size).array)
         except ImageError as exc:
             raise ValueError(f"{path}: {exc}") from None
-    calibration = load_thresholds(Path(args.model) / THRESHOLDS_FILE)
+    calibration = load_thresholds(args.model, getattr(parser, "path", None))
     result = decide(parser, arrays[0], arrays[1], calibration)
     if args.json:
         print(json.dumps({"images": args.images, "scores": result}, indent=1))

@@ -29,11 +29,6 @@ def majority(codes: np.ndarray, num_classes: int) -> int:
     return int(np.argmax(np.bincount(np.asarray(codes, int), minlength=num_classes)))
 
 
-def _split_values(table: LabelTable, normalizer: MinMaxNormalizer,
-                  schema: HyperparameterSchema) -> tuple[np.ndarray, np.ndarray]:
-    return split_labels(table.values, normalizer, schema)
-
-
 def _mean_majority(cont: np.ndarray, disc: np.ndarray, schema: HyperparameterSchema) -> tuple[np.ndarray, np.ndarray]:
     return cont.mean(axis=0), np.array([majority(disc[:, m], p.num_classes) for m, p in enumerate(schema.discrete)])
 
@@ -42,7 +37,7 @@ def constant(train: LabelTable, test: LabelTable, normalizer: MinMaxNormalizer,
              schema: HyperparameterSchema | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Training mean / majority for every test GM."""
     schema = schema or load_schema()
-    c, d = _mean_majority(*_split_values(train, normalizer, schema), schema)
+    c, d = _mean_majority(*split_labels(train.values, normalizer, schema), schema)
     return np.tile(c, (len(test), 1)), np.tile(d, (len(test), 1))
 
 
@@ -51,7 +46,7 @@ def family_oracle(train: LabelTable, test: LabelTable, normalizer: MinMaxNormali
     """Mean / majority of the training GMs of each test GM's true family (the global ones when the
     family has no training GM)."""
     schema = schema or load_schema()
-    cont, disc = _split_values(train, normalizer, schema)
+    cont, disc = split_labels(train.values, normalizer, schema)
     types = np.asarray(train.gm_types)
     fallback = _mean_majority(cont, disc, schema)
     per_type = {t: _mean_majority(cont[types == t], disc[types == t], schema) for t in set(types.tolist())}
@@ -63,7 +58,7 @@ def label_copy(train: LabelTable, test: LabelTable, normalizer: MinMaxNormalizer
                schema: HyperparameterSchema | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One draw: each test GM gets the labels of a training GM drawn uniformly."""
     schema = schema or load_schema()
-    cont, disc = _split_values(train, normalizer, schema)
+    cont, disc = split_labels(train.values, normalizer, schema)
     pick = rng.integers(0, len(train), size=len(test))
     return cont[pick], disc[pick]
 

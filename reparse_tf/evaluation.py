@@ -224,8 +224,6 @@ def pair_task(train: dict, test: dict, n_pairs: int = 2000, seed: int = 0) -> di
 
     ``train`` / ``test``: dicts with ``cont`` [N,9], ``disc`` [N,16], ``gm`` [N].
     """
-    from sklearn.metrics import roc_auc_score
-
     from reparse_tf.same_source import choose_threshold, pair_metrics, parsed_similarity, sample_pairs
 
     rng = np.random.default_rng(seed)
@@ -239,11 +237,10 @@ def pair_task(train: dict, test: dict, n_pairs: int = 2000, seed: int = 0) -> di
     s_te, p_te = scores(test, True)
     if len(set(p_tr.same.tolist())) < 2 or len(set(p_te.same.tolist())) < 2:
         return {"skipped": "need same-GM and different-GM pairs on both sides"}
-    thr, train_acc = choose_threshold(s_tr, p_tr.same)
-    m = pair_metrics(s_te, p_te, thr)
-    return {"auc": m["auc"], "accuracy": m["accuracy"], "threshold": thr, "train_accuracy": train_acc,
-            "train_auc": float(roc_auc_score(p_tr.same, s_tr)), "n_test_pairs": m["n_pairs"],
-            "n_train_pairs": int(len(s_tr))}
+    thr = choose_threshold(s_tr, p_tr.same)[0]
+    m, tr = pair_metrics(s_te, p_te, thr), pair_metrics(s_tr, p_tr, thr)
+    return {"auc": m["auc"], "accuracy": m["accuracy"], "threshold": thr, "train_accuracy": tr["accuracy"],
+            "train_auc": tr["auc"], "n_test_pairs": m["n_pairs"], "n_train_pairs": tr["n_pairs"]}
 
 
 def fingerprint_cosine_matrix(fps: np.ndarray, gms: np.ndarray, per_gm: int = 8, seed: int = 0) -> dict:

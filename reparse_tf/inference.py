@@ -33,6 +33,23 @@ class Predictions:
     discrete: np.ndarray
     probs: list[np.ndarray]
 
+    @classmethod
+    def decode(cls, continuous, probs: list, normalizer: MinMaxNormalizer) -> Predictions:
+        """From a model's outputs: normalised continuous ``[N, 9]`` and 16 class-probability arrays."""
+        cont = np.asarray(continuous, np.float64)
+        probs = [np.asarray(pr, np.float32) for pr in probs]
+        discrete = np.stack([pr.argmax(axis=-1) for pr in probs], axis=1).astype(np.int64)
+        return cls(cont, normalizer.inverse_transform(cont), discrete, probs)
+
+
+def load_meta(meta_file: Path, where: Path) -> tuple[dict, HyperparameterSchema]:
+    """``parser_meta.json`` and the installed schema; a model of another schema version is refused."""
+    meta = json.loads(meta_file.read_text())
+    schema = load_schema()
+    if int(meta.get("schema_version", schema.version)) != schema.version:
+        raise ValueError(f"{where}: model schema version {meta['schema_version']} != installed {schema.version}")
+    return meta, schema
+
 
 class ModelParser:
     """A trained parsing model loaded from a MODEL DIR."""
@@ -60,10 +77,7 @@ class ModelParser:
         for name in ("model.keras", "parser_meta.json"):
             if not (d / name).is_file():
                 raise FileNotFoundError(f"{d / name}: missing (not a trained MODEL DIR)")
-        meta = json.loads((d / "parser_meta.json").read_text())
-        schema = load_schema()
-        if int(meta.get("schema_version", schema.version)) != schema.version:
-            raise ValueError(f"{d}: model schema version {meta['schema_version']} != installed {schema.version}")
+        meta, schema = load_meta(d / "parser_meta.json", d)
         model = keras.saving.load_model(d / "model.keras", compile=False)
         return cls(model, meta, schema)
 
@@ -86,10 +100,7 @@ class ModelParser:
         """Parse the hyperparameters of each image (eq. 13 and eq. 16 final predictions, or the linear
         readout's where the model has one)."""
         outs = self._run(self._predict_model, images_uint8, batch_size)
-        cont = np.asarray(outs[0], np.float64)
-        probs = [np.asarray(o, np.float32) for o in outs[1:]]
-        discrete = np.stack([pr.argmax(axis=-1) for pr in probs], axis=1).astype(np.int64)
-        return Predictions(cont, self.normalizer.inverse_transform(cont), discrete, probs)
+        return Predictions.decode(outs[0], outs[1:], self.normalizer)
 
     def parser_parts(self, images_uint8: np.ndarray, batch_size: int = 64) -> dict[str, Predictions]:
         """Predictions of each parser alone (``cluster`` and ``instance`` of the two-parser PN): the
@@ -109,10 +120,9 @@ class ModelParser:
         for i, part in enumerate(("cluster", "instance")):
             logits = outs[2 + i * n: 2 + (i + 1) * n]
             probs = [np.exp(lg - lg.max(-1, keepdims=True)) for lg in (np.asarray(x, np.float64) for x in logits)]
-            probs = [(p / p.sum(-1, keepdims=True)).astype(np.float32) for p in probs]
+            probs = [p / p.sum(-1, keepdims=True) for p in probs]
             cont = np.asarray(outs[0], np.float64) + (np.asarray(outs[1], np.float64) if part == "instance" else 0.0)
-            disc = np.stack([p.argmax(-1) for p in probs], axis=1).astype(np.int64)
-            result[part] = Predictions(cont, self.normalizer.inverse_transform(cont), disc, probs)
+            result[part] = Predictions.decode(cont, probs, self.normalizer)
         return result
 
     def forward(self, images) -> dict:

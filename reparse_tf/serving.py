@@ -17,7 +17,6 @@ version is written under a temporary name and renamed, so a serving poller never
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import tempfile
@@ -162,18 +161,15 @@ class SavedModelParser:
     of :class:`reparse_tf.inference.ModelParser` (``predict``; no fingerprints or parser parts)."""
 
     def __init__(self, version_dir: str | Path):
-        from reparse_tf.schema import MinMaxNormalizer, load_schema
+        from reparse_tf.inference import load_meta
+        from reparse_tf.schema import MinMaxNormalizer
 
         self.path = Path(version_dir)
         meta_file = self.path / ASSETS_EXTRA / META_FILE
         if not (self.path / "saved_model.pb").is_file() or not meta_file.is_file():
             raise FileNotFoundError(f"{self.path}: not a pushed reparse SavedModel (saved_model.pb and "
                                     f"{ASSETS_EXTRA}/{META_FILE} expected)")
-        self.meta = json.loads(meta_file.read_text())
-        self.schema = load_schema()
-        if int(self.meta.get("schema_version", self.schema.version)) != self.schema.version:
-            raise ValueError(f"{self.path}: model schema version {self.meta['schema_version']} != installed "
-                             f"{self.schema.version}")
+        self.meta, self.schema = load_meta(meta_file, self.path)
         self.normalizer = MinMaxNormalizer.from_json(self.meta["normalizer"])
         self.image_size = int(self.meta["image_size"])
         self._serve = tf.saved_model.load(str(self.path)).signatures["serving_default"]
@@ -187,10 +183,8 @@ class SavedModelParser:
             for k, v in self._serve(images=tf.constant(images[s:s + batch_size])).items():
                 outs.setdefault(k, []).append(v.numpy())
         cat = {k: np.concatenate(v) for k, v in outs.items()}
-        cont = cat["continuous_normalized"].astype(np.float64)
-        probs = [cat[f"{p.name}_probs"].astype(np.float32) for p in self.schema.discrete]
-        disc = np.stack([pr.argmax(-1) for pr in probs], axis=1).astype(np.int64)
-        return Predictions(cont, self.normalizer.inverse_transform(cont), disc, probs)
+        return Predictions.decode(cat["continuous_normalized"], [cat[f"{p.name}_probs"] for p in self.schema.discrete],
+                                  self.normalizer)
 
     def fingerprints(self, images: np.ndarray, batch_size: int = 64) -> None:
         return None

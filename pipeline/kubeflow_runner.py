@@ -25,6 +25,7 @@ def compile_pipeline(out: str | Path = DEFAULT_OUTPUT, config: PipelineConfig | 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".tmp-{out.name}")
-    compiler.Compiler().compile(pipeline_for(config.data_root), str(tmp), pipeline_parameters=config.arguments())
+    compiler.Compiler().compile(pipeline_for(config.data_root, config.task), str(tmp),
+                                pipeline_parameters=config.arguments())
     tmp.replace(out)
     return out

@@ -81,7 +81,7 @@ def run_local(config: PipelineConfig, out: str | Path) -> LocalRun:
     os.environ[ERROR_LOG_ENV] = str(error_log)
     start = time.perf_counter()
     try:
-        task = pipeline_for(config.data_root)(**args)
+        task = pipeline_for(config.data_root, config.task)(**args)
     except RuntimeError as exc:
         reasons = error_log.read_text().strip() if error_log.is_file() else "see the step's log above"
         raise PipelineFailed(f"{_ANSI.sub('', str(exc))} {reasons} (artifacts so far: {out / 'pipeline_root'})") \

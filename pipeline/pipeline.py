@@ -1,9 +1,11 @@
 """The reparse pipeline: wires the components, nothing else (knobs in configs.py, runners beside).
 
-    zoo | importer(data_root) -> ingest -> cluster_ground_truth -> trainer -> evaluator -> pusher
+    parse:             zoo | importer(data_root) -> ingest -> cluster_ground_truth -> trainer -> evaluator -> pusher
+    detect, attribute: zoo | importer(data_root) -> ingest -> classifier_trainer -> evaluator -> pusher
 
-Two entry points share the wiring: :func:`reparse_pipeline` builds its data with the GM zoo,
-:func:`reparse_pipeline_from_data` imports an existing RED layout (a local path or a bucket URI).
+Two entry points per task share the wiring: :func:`reparse_pipeline` (and
+:func:`reparse_classifier_pipeline`) build their data with the GM zoo, the ``_from_data`` variants
+import an existing RED layout (a local path or a bucket URI). :func:`pipeline_for` picks one.
 """
 
 # No `from __future__ import annotations`: KFP reads the pipeline signature's annotations as objects.
@@ -12,6 +14,7 @@ from typing import NamedTuple
 
 from kfp import dsl
 
+from components.classifier_trainer.component import classifier_trainer
 from components.cluster_ground_truth.component import cluster_ground_truth
 from components.evaluator.component import evaluator
 from components.ingest.component import ingest
@@ -76,6 +79,61 @@ def reparse_pipeline_from_data(data_root: str, image_size: int = 64, n_folds: in
                            epochs, tfma, thresholds, force_push, model_name, serving_dir, beam_args)
 
 
-def pipeline_for(data_root: str):
-    """The pipeline function to run for ``data_root`` (empty: build the zoo)."""
-    return reparse_pipeline_from_data if data_root else reparse_pipeline
+class ClassifierOutputs(NamedTuple):
+    """Outputs of the detection / attribution pipelines."""
+
+    examples: dsl.Dataset
+    model: dsl.Model
+    evaluation: dsl.Artifact
+    blessing: dsl.Artifact
+    pushed_model: dsl.Model
+
+
+def _classify_and_push(data, task, image_size, n_folds, fold, seed, preset, epochs, thresholds, force_push,
+                       model_name, serving_dir, beam_args) -> ClassifierOutputs:
+    """ingest -> classifier_trainer -> evaluator -> pusher on the RED layout ``data``."""
+    examples = ingest(data=data, image_size=image_size, n_folds=n_folds, seed=seed,
+                      beam_args=beam_args).set_display_name("ingest")
+    model = classifier_trainer(examples=examples.outputs["examples"], task=task, fold=fold, preset=preset,
+                               epochs=epochs, seed=seed).set_display_name("classifier-trainer")
+    evaluation = evaluator(model=model.outputs["model"], examples=examples.outputs["examples"], fold=fold,
+                           tfma=False, thresholds=thresholds).set_display_name("evaluator")
+    pushed = pusher(model=model.outputs["model"], blessing=evaluation.outputs["blessing"], serving_dir=serving_dir,
+                    model_name=model_name, force=force_push).set_display_name("pusher")
+    return ClassifierOutputs(examples.outputs["examples"], model.outputs["model"], evaluation.outputs["evaluation"],
+                             evaluation.outputs["blessing"], pushed.outputs["pushed_model"])
+
+
+@dsl.pipeline(name=f"{PIPELINE_NAME}-classifier",
+              description="Deepfake detection or image attribution with the FEN: GM zoo to TF Serving.")
+def reparse_classifier_pipeline(task: str = "detect", zoo_preset: str = "tiny", image_size: int = 64,
+                                n_folds: int = 4, fold: int = 0, seed: int = 0, preset: str = "tiny",
+                                epochs: int = 0, thresholds: list = [],  # noqa: B006 - KFP defaults
+                                force_push: bool = False, model_name: str = "reparse", serving_dir: str = "",
+                                beam_args: list = []) -> ClassifierOutputs:  # noqa: B006
+    """Build the GM zoo, then ingest, train the detector / attribution network, evaluate and push."""
+    data = zoo(zoo_preset=zoo_preset, seed=seed, image_size=image_size).set_display_name("zoo")
+    return _classify_and_push(data.outputs["red_layout"], task, image_size, n_folds, fold, seed, preset, epochs,
+                              thresholds, force_push, model_name, serving_dir, beam_args)
+
+
+@dsl.pipeline(name=f"{PIPELINE_NAME}-classifier-from-data",
+              description="Deepfake detection or image attribution on an existing RED layout.")
+def reparse_classifier_pipeline_from_data(data_root: str, task: str = "detect", image_size: int = 64,
+                                          n_folds: int = 4, fold: int = 0, seed: int = 0, preset: str = "tiny",
+                                          epochs: int = 0, thresholds: list = [],  # noqa: B006
+                                          force_push: bool = False, model_name: str = "reparse",
+                                          serving_dir: str = "", beam_args: list = []  # noqa: B006
+                                          ) -> ClassifierOutputs:
+    """Import the RED layout at ``data_root``, then ingest, train, evaluate and push."""
+    data = dsl.importer(artifact_uri=data_root, artifact_class=dsl.Dataset, reimport=False)
+    data.set_display_name("import-data")
+    return _classify_and_push(data.output, task, image_size, n_folds, fold, seed, preset, epochs, thresholds,
+                              force_push, model_name, serving_dir, beam_args)
+
+
+def pipeline_for(data_root: str, task: str = "parse"):
+    """The pipeline function to run for ``data_root`` (empty: build the zoo) and ``task``."""
+    if task == "parse":
+        return reparse_pipeline_from_data if data_root else reparse_pipeline
+    return reparse_classifier_pipeline_from_data if data_root else reparse_classifier_pipeline

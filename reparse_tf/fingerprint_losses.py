@@ -57,30 +57,66 @@ def centred_spectrum(fingerprint):
     return fftshift2(real) / scale, fftshift2(imag) / scale
 
 
-def fingerprint_terms(fingerprint, window: int) -> dict:
-    """The four per-batch constraint terms ``{"magnitude", "spectrum", "repetitive", "energy"}``."""
+def per_image_terms(fingerprint, window: int) -> dict:
+    """The four constraint terms per image, each ``[B]``: ``magnitude``, ``spectrum``, ``repetitive``, ``energy``."""
     f = ops.cast(fingerprint, "float32")
     h, w = f.shape[1], f.shape[2]
     real, imag = centred_spectrum(f)
     power = real * real + imag * imag
     low = ops.convert_to_tensor(low_frequency_mask(h, w, window))
-    magnitude = ops.sum(ops.square(f), axis=(1, 2, 3))
-    spectrum = ops.sum(power * low, axis=(1, 2))
     # sqrt(power + eps): finite gradient at zero magnitude
     amplitude = ops.sqrt(power + 1e-12) * (1.0 - low)
-    repetitive = -ops.max(ops.reshape(amplitude, (-1, h * w)), axis=-1)
     d_re = real - ops.transpose(real, (0, 2, 1))
     d_im = imag - ops.transpose(imag, (0, 2, 1))
-    energy = ops.sum(d_re * d_re + d_im * d_im, axis=(1, 2))
-    return {"magnitude": ops.mean(magnitude), "spectrum": ops.mean(spectrum),
-            "repetitive": ops.mean(repetitive), "energy": ops.mean(energy)}
+    return {"magnitude": ops.sum(ops.square(f), axis=(1, 2, 3)),
+            "spectrum": ops.sum(power * low, axis=(1, 2)),
+            "repetitive": -ops.max(ops.reshape(amplitude, (-1, h * w)), axis=-1),
+            "energy": ops.sum(d_re * d_re + d_im * d_im, axis=(1, 2))}
+
+
+def fingerprint_terms(fingerprint, window: int) -> dict:
+    """The four per-batch constraint terms ``{"magnitude", "spectrum", "repetitive", "energy"}``."""
+    return {k: ops.mean(v) for k, v in per_image_terms(fingerprint, window).items()}
+
+
+def per_image_fingerprint_loss(fingerprint, window: int, lambdas: tuple[float, ...] = DEFAULT_LAMBDAS):
+    """``J_f`` (eq. 5) of every image, ``[B]``."""
+    t = per_image_terms(fingerprint, window)
+    l1, l2, l3, l4 = lambdas
+    return l1 * t["magnitude"] + l2 * t["spectrum"] + l3 * t["repetitive"] + l4 * t["energy"]
 
 
 def fingerprint_loss(fingerprint, window: int, lambdas: tuple[float, ...] = DEFAULT_LAMBDAS):
     """``J_f`` (eq. 5): weighted sum of the four terms, averaged over the batch."""
-    t = fingerprint_terms(fingerprint, window)
-    l1, l2, l3, l4 = lambdas
-    return l1 * t["magnitude"] + l2 * t["spectrum"] + l3 * t["repetitive"] + l4 * t["energy"]
+    return ops.mean(per_image_fingerprint_loss(fingerprint, window, lambdas))
+
+
+@keras.saving.register_keras_serializable(package="reparse")
+class GeneratedFingerprintLoss(keras.losses.Loss):
+    """``J_f`` as a Keras loss on the FEN output that applies to generated images only.
+
+    ``y_true`` is 1 for a generated image and 0 for a real one (``[B]`` or ``[B, 1]``), ``y_pred`` the
+    fingerprint ``[B, H, W, C]``: a real image has no generator fingerprint to constrain (sec. 4.5, the
+    detection and attribution networks). Per-image values, reduced by Keras (mean over the batch).
+
+    Args:
+        window: low-frequency window side; None = :func:`default_window` of the fingerprint size.
+        lambdas: weights of (magnitude, spectrum, repetitive, energy).
+    """
+
+    def __init__(self, window: int | None = None, lambdas=DEFAULT_LAMBDAS, name: str = "generated_fingerprint",
+                 **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.window = window
+        self.lambdas = tuple(float(v) for v in lambdas)
+
+    def call(self, y_true, y_pred):
+        window = self.window or default_window(int(y_pred.shape[1]))
+        generated = ops.reshape(ops.cast(y_true, "float32"), (-1,))
+        return generated * per_image_fingerprint_loss(y_pred, window, self.lambdas)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "window": self.window, "lambdas": list(self.lambdas)}
 
 
 @keras.saving.register_keras_serializable(package="reparse")

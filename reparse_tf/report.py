@@ -216,6 +216,11 @@ def write_report(out_dir: str | Path, bench: dict, per_variant: dict[str, dict] 
             data = base64.b64encode(png.read_bytes()).decode()
             parts.append(f"<h2>{html.escape(name)}</h2><img alt='{name}' src='data:image/png;base64,{data}'/>")
     numbers["figures"] = {k: str(v) for k, v in figures.items() if v is not None}
+    return _write_page(out, parts, numbers)
+
+
+def _write_page(out: Path, parts: list[str], numbers: dict) -> Path:
+    """``out/report.html`` from the HTML ``parts`` and ``out/report.json`` from ``numbers`` (atomic)."""
     style = ("<style>body{font-family:sans-serif;max-width:1200px;margin:auto}table{border-collapse:collapse;"
              "font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px}img{max-width:100%}</style>")
     page = f"<!doctype html><html><head><meta charset='utf-8'><title>reparse report</title>{style}</head><body>" \
@@ -224,8 +229,51 @@ def write_report(out_dir: str | Path, bench: dict, per_variant: dict[str, dict] 
         tmp = out / f".{name}.tmp"
         tmp.write_text(text)
         os.replace(tmp, out / name)
-    print(f"[reparse report] {out / 'report.html'} (+ {len(numbers['figures'])} PNGs, report.json)")
+    print(f"[reparse report] {out / 'report.html'} (+ {len(numbers.get('figures', {}))} PNGs, report.json)")
     return out / "report.html"
+
+
+def _embedded(name: str, png: Path | None) -> list[str]:
+    if png is None:
+        return []
+    data = base64.b64encode(png.read_bytes()).decode()
+    return [f"<h2>{html.escape(name)}</h2><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'/>"]
+
+
+def write_forensic_report(result: dict, eval_dir: str | Path) -> Path:
+    """The report of an evaluated detector / attribution network (a
+    :func:`reparse_tf.forensic_evaluation.evaluate_forensic` result): ``eval_dir/report.html`` + ``report.json``."""
+    out = Path(eval_dir)
+    task = result["task"]
+    rows = [("FEN + shallow classifier", result["method"]), ("spectral peer", result.get("spectral_peer")),
+            ("chance", result["chance"])]
+    parts = [f"<h1>reparse {html.escape(task)} report</h1><p>fold {result['fold']}: {result['n_train_gms']} training "
+             f"GMs, {result['n_test_gms']} unseen test GMs; real images: {html.escape(str(result['real_source']))}; "
+             f"epoch {result.get('selected_epoch')} chosen on validation data.</p>"]
+    figures: dict[str, Path] = {}
+    if task == "detect":
+        keys = ("auc", "balanced_accuracy", "detection_rate", "real_accepted_rate")
+        parts += ["<h2>Unseen GMs vs unseen real images</h2>",
+                  _table([{"": n, **{k: m.get(k) for k in keys}} for n, m in rows if m])]
+        parts += ["<h2>Per GM family</h2>",
+                  _table([{"family": f, **v} for f, v in result["method"]["per_family"].items()])]
+    else:
+        keys = ("balanced_accuracy", "accuracy", "per_class_min")
+        parts += ["<h2>Closed set: real + every training GM, held-out images</h2>",
+                  _table([{"": n, **{k: m.get(k) for k in keys}} for n, m in rows if m]),
+                  "<h2>Open set: unknown generator (unseen GMs vs held-out known images)</h2>",
+                  _table([{"score": k, **v} for k, v in result["open_set"].items() if isinstance(v, dict)]),
+                  "<h2>Per class</h2>", _table([{"class": c, "accuracy": a}
+                                                for c, a in result["method"]["per_class"].items()])]
+        plt = _plt()
+        cm = np.asarray(result["method"]["confusion_matrix"], float)
+        fig, ax = plt.subplots(figsize=(7, 7))
+        ax.imshow(cm / np.maximum(cm.sum(1, keepdims=True), 1), cmap="viridis")
+        ax.set(xlabel="predicted class", ylabel="true class", title="confusion matrix (row-normalised)")
+        figures["confusion matrix"] = _save(fig, out / "confusion_matrix.png")
+    for name, png in figures.items():
+        parts += _embedded(name, png)
+    return _write_page(out, parts, {**result, "figures": {k: str(v) for k, v in figures.items()}})
 
 
 def write_model_report(result: dict, eval_dir: str | Path) -> Path:

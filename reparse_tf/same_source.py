@@ -89,21 +89,22 @@ def sample_pairs(gms: np.ndarray, unseen: set[str], n_per_category: int, rng: np
     return Pairs(arr[:, 0], arr[:, 1], np.array([SAME[c] for c in arr[:, 2]], bool), arr[:, 2])
 
 
-def choose_threshold(scores: np.ndarray, same: np.ndarray) -> tuple[float, float]:
+def choose_threshold(scores: np.ndarray, same: np.ndarray, balanced: bool = False) -> tuple[float, float]:
     """(threshold, accuracy): the cut between sorted scores that maximises the accuracy of
-    ``score >= threshold``."""
+    ``score >= threshold`` (``balanced``: the mean of the two classes' accuracies)."""
     s = np.asarray(scores, np.float64)
     y = np.asarray(same, bool)
     order = np.argsort(s)
     s, y = s[order], y[order]
+    w_pos, w_neg = (1 / (2 * max(1, y.sum())), 1 / (2 * max(1, (~y).sum()))) if balanced else (1 / len(s),) * 2
     # predicting "same" for items k.. : correct = negatives below k + positives from k
-    neg_below = np.concatenate([[0], np.cumsum(~y)])
-    pos_from = np.concatenate([np.cumsum(y[::-1])[::-1], [0]])
+    neg_below = np.concatenate([[0], np.cumsum(~y)]) * w_neg
+    pos_from = np.concatenate([np.cumsum(y[::-1])[::-1], [0]]) * w_pos
     correct = neg_below + pos_from
     cuts = np.concatenate([[s[0] - 1e-9], (s[1:] + s[:-1]) / 2, [s[-1] + 1e-9]])
     valid = np.concatenate([[True], s[1:] > s[:-1], [True]])  # no cut between equal scores
     k = int(np.argmax(np.where(valid, correct, -1)))
-    return float(cuts[k]), float(correct[k] / len(s))
+    return float(cuts[k]), float(correct[k])
 
 
 def pair_metrics(scores: np.ndarray, pairs: Pairs, threshold: float) -> dict[str, Any]:

@@ -10,6 +10,9 @@ integer) with two signatures, built with Keras 3's ``keras.export.ExportArchive`
 Both return, per schema parameter, the decoded prediction: continuous parameters as raw values
 (``<name>``), discrete ones as class ids (``<name>``) and probabilities (``<name>_probs``); plus
 ``continuous_normalized`` [N, n_continuous] and the shared-encoder ``embedding`` [N, D].
+A detector / attribution model (``task_meta.json``) gets the same two signatures returning
+``p_generated`` (detect) or ``probabilities``, ``source`` and ``unknown_score`` (attribute), plus
+``logits``; its ``task_meta.json`` (classes, thresholds) travels in ``assets.extra/``.
 ``parser_meta.json`` (and ``same_source.json``, the same-generator thresholds, when the model has
 them) travel in ``assets.extra/`` (TF Serving's place for side files). The
 version is written under a temporary name and renamed, so a serving poller never sees half a model.
@@ -63,10 +66,7 @@ def build_serving_fn(parser: Any) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]
     span = tf.constant(np.asarray(parser.normalizer.span), tf.float32)
 
     def serve(images: tf.Tensor) -> dict[str, tf.Tensor]:
-        images = tf.convert_to_tensor(images)
-        if images.shape[1] != size or images.shape[2] != size:
-            images = tf.cast(tf.clip_by_value(tf.round(tf.image.resize(images, (size, size))), 0, 255), tf.uint8)
-        raw = forward(images)
+        raw = forward(_resized(images, size))
         continuous = tf.cast(raw["continuous"], tf.float32)
         cont_raw = continuous * span + minimum
         out: dict[str, tf.Tensor] = {"continuous_normalized": continuous,
@@ -99,23 +99,64 @@ def _load_parser(model_dir: Path) -> Any:
     return ModelParser.load(model_dir)
 
 
-def export_saved_model(model_dir: str | Path, export_dir: str | Path) -> Path:
-    """Write the SavedModel of ``model_dir`` (``model.keras`` + ``parser_meta.json``) to ``export_dir``."""
-    model_dir, export_dir = Path(model_dir), Path(export_dir)
-    if not (model_dir / META_FILE).is_file():
-        raise FileNotFoundError(f"{model_dir}: not a trained model directory (no {META_FILE})")
-    parser = _load_parser(model_dir)
-    size = int(parser.image_size)
-    serve = build_serving_fn(parser)
+def _resized(images: tf.Tensor, size: int) -> tf.Tensor:
+    images = tf.convert_to_tensor(images)
+    if images.shape[1] != size or images.shape[2] != size:
+        images = tf.cast(tf.clip_by_value(tf.round(tf.image.resize(images, (size, size))), 0, 255), tf.uint8)
+    return images
 
+
+def build_classifier_fn(model: keras.Model, task: str, size: int) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
+    """A TF function of uint8 images returning a detector's ``p_generated`` or an attribution network's
+    ``probabilities`` / ``source`` (class id; names in ``task_meta.json``) / ``unknown_score`` (1 - max
+    probability), and ``logits``."""
+    from reparse_tf.forensic_training import logits_model
+
+    net = logits_model(model)
+
+    def serve(images: tf.Tensor) -> dict[str, tf.Tensor]:
+        logits = tf.cast(net(_resized(images, size), training=False), tf.float32)
+        if task == "detect":
+            return {"logits": logits, "p_generated": tf.sigmoid(logits[:, 0])}
+        probs = tf.nn.softmax(logits, axis=-1)
+        return {"logits": logits, "probabilities": probs, "source": tf.argmax(probs, axis=-1, output_type=tf.int32),
+                "unknown_score": 1.0 - tf.reduce_max(probs, axis=-1)}
+
+    return serve
+
+
+def _write_archive(tracked: Any, serve: Callable, size: int, export_dir: Path) -> None:
+    """The two signatures (``serving_default`` on uint8 images, ``serve_bytes`` on encoded images)."""
     archive = keras.export.ExportArchive()
-    archive.track(parser.model)
+    archive.track(tracked)
     archive.add_endpoint("serving_default", serve,
                          input_signature=[tf.TensorSpec([None, size, size, 3], tf.uint8, name="images")])
     archive.add_endpoint("serve_bytes", lambda image_bytes: serve(_decode_batch(image_bytes, size)),
                          input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     archive.write_out(str(export_dir), verbose=False)
     (export_dir / ASSETS_EXTRA).mkdir(exist_ok=True)
+
+
+def export_saved_model(model_dir: str | Path, export_dir: str | Path) -> Path:
+    """Write the SavedModel of ``model_dir`` (``model.keras`` + ``parser_meta.json``, or a detector /
+    attribution network's ``task_meta.json``) to ``export_dir``."""
+    from reparse_tf.forensic_training import META_FILE as TASK_META_FILE
+
+    model_dir, export_dir = Path(model_dir), Path(export_dir)
+    if (model_dir / TASK_META_FILE).is_file():
+        import json
+
+        meta = json.loads((model_dir / TASK_META_FILE).read_text())
+        model = keras.saving.load_model(model_dir / "model.keras")
+        size = int(meta["image_size"])
+        _write_archive(model, build_classifier_fn(model, meta["task"], size), size, export_dir)
+        shutil.copy2(model_dir / TASK_META_FILE, export_dir / ASSETS_EXTRA / TASK_META_FILE)
+        return export_dir
+    if not (model_dir / META_FILE).is_file():
+        raise FileNotFoundError(f"{model_dir}: not a trained model directory (no {META_FILE} or {TASK_META_FILE})")
+    parser = _load_parser(model_dir)
+    size = int(parser.image_size)
+    _write_archive(parser.model, build_serving_fn(parser), size, export_dir)
     shutil.copy2(model_dir / META_FILE, export_dir / ASSETS_EXTRA / META_FILE)
     # same-generator thresholds chosen on validation GMs (``reparse same-source --evaluate``) travel too
     if (model_dir / THRESHOLDS_FILE).is_file():

@@ -33,6 +33,16 @@ CHECKPOINT_PATTERN = "epoch_{epoch:03d}.keras"
 
 
 # -- data -----------------------------------------------------------------------------------------
+def training_inputs(examples_dir: str | Path, image_size: int, arrays: dict[str, np.ndarray] | None = None
+                    ) -> tuple[dict[str, np.ndarray], LabelTable, dict[str, int]]:
+    """(arrays, labels, folds): :func:`load_training_data`, or the same from pre-loaded ``arrays``."""
+    if arrays is None:
+        return load_training_data(examples_dir, image_size)
+    labels = labels_from_arrays(arrays)
+    gm_col, fold_col = np.asarray(arrays["gm"]).astype(str), np.asarray(arrays["fold"]).astype(int)
+    return arrays, labels, {g: int(fold_col[np.flatnonzero(gm_col == g)[0]]) for g in labels.gms}
+
+
 def load_training_data(examples_dir: str | Path, image_size: int = 64, gms: list[str] | None = None
                        ) -> tuple[dict[str, np.ndarray], LabelTable, dict[str, int]]:
     """(arrays, labels, folds) from an examples dir, npz-shard dir or RED layout root.
@@ -265,12 +275,7 @@ def train(examples_dir: str | Path, cluster_gt_dir: str | Path | None, fold: int
     out = Path(out_dir)
     ckpt_dir = out / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    if arrays is None:
-        arrays, labels, folds = load_training_data(examples_dir, p.image_size)
-    else:
-        labels = labels_from_arrays(arrays)
-        gm_col, fold_col = np.asarray(arrays["gm"]).astype(str), np.asarray(arrays["fold"]).astype(int)
-        folds = {g: int(fold_col[np.flatnonzero(gm_col == g)[0]]) for g in labels.gms}
+    arrays, labels, folds = training_inputs(examples_dir, p.image_size, arrays)
     split_gms = fold_gms(folds, fold, labels.type_of, p.validation_fraction, split_seed, max_train_gms)
     train_gms, val_gms, test_gms = split_gms.fit, split_gms.validation, split_gms.test
     # learning curve: fewer GMs, the full fit set's units

@@ -75,3 +75,22 @@ def trained(layout64, tmp_path_factory) -> Path:
     folder = _built_once(tmp_path_factory, "model",
                          lambda d: train(layout64, None, fold=0, preset="tiny", out_dir=d / "m", epochs=2, verbose=0))
     return folder / "m"
+
+
+@pytest.fixture
+def image_folder(tmp_path) -> Path:
+    """Two folders of PNGs (one 80x60 RGBA), a corrupt PNG and a text file."""
+    import numpy as np
+    from PIL import Image
+
+    from reparse_tf.images import encode_png as _png
+
+    rng = np.random.default_rng(0)
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        for k in range(3):
+            (tmp_path / d / f"{k}.png").write_bytes(_png(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)))
+    Image.fromarray(rng.integers(0, 256, (60, 80, 4), dtype=np.uint8), "RGBA").save(tmp_path / "b" / "rgba.png")
+    (tmp_path / "a" / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    (tmp_path / "a" / "notes.txt").write_text("not an image")
+    return tmp_path

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from test_evaluation import FakeParser, make_arrays
 
-from reparse_tf.images import encode_png
 from reparse_tf.same_source import (
     CATEGORIES,
     SAME,
@@ -24,22 +23,6 @@ from reparse_tf.schema import load_schema
 from reparse_tf.user_images import load_user_images
 
 SCHEMA = load_schema()
-
-
-@pytest.fixture
-def image_folder(tmp_path) -> Path:
-    """Two folders of PNGs (one 80x60 RGBA), a corrupt PNG and a text file."""
-    rng = np.random.default_rng(0)
-    for d in ("a", "b"):
-        (tmp_path / d).mkdir()
-        for k in range(3):
-            (tmp_path / d / f"{k}.png").write_bytes(encode_png(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)))
-    from PIL import Image
-
-    Image.fromarray(rng.integers(0, 256, (60, 80, 4), dtype=np.uint8), "RGBA").save(tmp_path / "b" / "rgba.png")
-    (tmp_path / "a" / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
-    (tmp_path / "a" / "notes.txt").write_text("not an image")
-    return tmp_path
 
 
 def test_user_images_skip_bad_files_and_keep_the_rest(image_folder):

@@ -49,6 +49,30 @@ def test_local_run_wires_artifacts_from_data_root(standins, tmp_path):
     assert (run.artifacts["pushed_model"] / "reparse" / "1").is_dir()
 
 
+def test_classifier_task_compiles_without_cluster_ground_truth(tmp_path):
+    from pipeline.kubeflow_runner import compile_pipeline
+
+    spec = yaml.safe_load(compile_pipeline(tmp_path / "p.yaml", PipelineConfig(task="attribute")).read_text())
+    tasks = spec["root"]["dag"]["tasks"]
+    assert set(tasks) == {"zoo", "ingest", "classifier-trainer", "evaluator", "pusher"}
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    assert params["task"]["defaultValue"] == "attribute" and "parser" not in params
+    assert params["thresholds"]["defaultValue"] == ["method.balanced_accuracy >= 0.5"]
+    with pytest.raises(ValueError, match="task must be one of"):
+        PipelineConfig(task="segment")
+
+
+def test_detect_task_runs_locally_and_is_gated_by_its_threshold(standins, monkeypatch, tmp_path):
+    from pipeline.local_runner import run_local
+
+    run = run_local(PipelineConfig(task="detect", fold=1), tmp_path / "a")
+    assert run.pushed["pushed"] and (run.links["model"] / "task_meta.json").is_file()
+    assert json.loads((run.links["report"] / "detect.json").read_text())["task"] == "detect"
+    monkeypatch.setenv("REPARSE_STANDIN_AUC", "0.55")
+    run = run_local(PipelineConfig(task="detect"), tmp_path / "b")
+    assert not run.pushed["pushed"] and "method.auc >= 0.6" in run.pushed["reason"]
+
+
 def test_unblessed_model_is_not_pushed_unless_forced(standins, monkeypatch, tmp_path):
     from pipeline.local_runner import run_local
 

@@ -12,11 +12,17 @@ def execute(model: str, examples: str, evaluation: str, blessing: str, fold: int
 
     Returns (evaluation metadata, blessing metadata).
     """
+    from pathlib import Path
+
     from reparse_tf.blessing import check
 
-    result = call("evaluator", "reparse_tf.evaluation:evaluate_model", model_dir=model, examples_dir=examples,
-                  out_dir=evaluation, fold=fold, tfma=tfma) or {}
-    if result:
+    if (Path(model) / "task_meta.json").is_file():  # a detector / attribution network
+        result = call("evaluator", "reparse_tf.forensic_evaluation:evaluate_forensic", model_dir=model,
+                      examples_dir=examples, out_dir=evaluation) or {}
+    else:
+        result = call("evaluator", "reparse_tf.evaluation:evaluate_model", model_dir=model, examples_dir=examples,
+                      out_dir=evaluation, fold=fold, tfma=tfma) or {}
+    if result and "task" not in result:
         from reparse_tf.report import write_model_report
 
         print(f"[reparse:evaluator] report: {write_model_report(result, evaluation)}", flush=True)

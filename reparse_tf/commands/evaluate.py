@@ -7,7 +7,8 @@ import argparse
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="evaluate a trained model on its fold's test GMs (metrics, TFMA, report)")
-    p.add_argument("--model", required=True, help="trained model dir (model.keras + parser_meta.json)")
+    p.add_argument("--model", required=True,
+                   help="trained model dir (model.keras + parser_meta.json, or a detect / attribute model)")
     p.add_argument("--examples", required=True, help="examples dir (TFRecords or npz) or RED layout root")
     p.add_argument("--fold", type=int, default=None, help="test fold (default: the model's fold)")
     p.add_argument("--out", required=True, help="output dir")
@@ -20,6 +21,15 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from reparse_tf.evaluation import evaluate_model
+    from reparse_tf.forensic_inference import is_forensic_model
+
+    if is_forensic_model(args.model):
+        from reparse_tf.forensic_evaluation import evaluate_forensic
+
+        result = evaluate_forensic(args.model, args.examples, args.out)
+        print((Path(args.out) / f"{result['task']}.md").read_text())
+        print(f"[reparse evaluate] outputs in {args.out}")
+        return 0
 
     result = evaluate_model(args.model, args.examples, args.out, fold=args.fold, tfma=not args.no_tfma)
     s = result["summary"]

@@ -6,6 +6,9 @@ import argparse
 
 
 def _knobs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", default="parse", choices=("parse", "detect", "attribute"),
+                   help="parse: FEN + parsing network (default); detect: deepfake detector; attribute: image "
+                        "attribution (FEN + shallow classifier; real images: the zoo's packaged content)")
     p.add_argument("--preset", default="tiny", choices=("tiny", "cpu", "paper"), help="training preset")
     p.add_argument("--zoo-preset", default="tiny", choices=("tiny", "standard"), help="GM zoo preset")
     p.add_argument("--data", default="", metavar="ROOT", help="ingest this RED layout instead of building the zoo")
@@ -17,7 +20,7 @@ def _knobs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-tfma", dest="tfma", action="store_false", help="skip the TFMA slice evaluation")
     p.add_argument("--threshold", action="append", dest="thresholds", metavar="RULE",
                    help="blessing rule '<metric> <op> <metric|number>' (repeatable; "
-                        "default: the sanity gates of pipeline/configs.py)")
+                        "default: the task's sanity gates in pipeline/configs.py)")
     p.add_argument("--force", action="store_true", help="push even when the model is not blessed")
     p.add_argument("--model-name", default="reparse")
     p.add_argument("--serving-dir", default="", help="push destination (run: default OUT/serving)")
@@ -39,12 +42,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _config(args: argparse.Namespace, local: bool):
-    from pipeline.configs import DEFAULT_THRESHOLDS, LOCAL_BEAM_ARGS, PipelineConfig
+    from pipeline.configs import LOCAL_BEAM_ARGS, PipelineConfig
 
     beam_args = args.beam_args if args.beam_args is not None else (list(LOCAL_BEAM_ARGS) if local else [])
-    return PipelineConfig(preset=args.preset, zoo_preset=args.zoo_preset, data_root=args.data,
+    return PipelineConfig(task=args.task, preset=args.preset, zoo_preset=args.zoo_preset, data_root=args.data,
                           image_size=args.image_size, n_folds=args.n_folds, fold=args.fold, seed=args.seed,
-                          epochs=args.epochs, tfma=args.tfma, thresholds=args.thresholds or list(DEFAULT_THRESHOLDS),
+                          epochs=args.epochs, tfma=args.tfma, thresholds=args.thresholds,
                           force_push=args.force, model_name=args.model_name, serving_dir=args.serving_dir,
                           beam_args=beam_args)
 

@@ -6,7 +6,14 @@ import argparse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train the fingerprint estimation + parsing networks on one fold")
+    p = sub.add_parser("train", help="train the fingerprint estimation + parsing networks (or the detector / "
+                                     "attribution network, --task) on one fold")
+    p.add_argument("--task", default="parse", choices=("parse", "detect", "attribute"),
+                   help="parse: FEN + parsing network (default); detect: FEN + 5 conv + 2 FC, real vs generated; "
+                        "attribute: FEN + 2 conv + 2 FC, real + each training GM")
+    p.add_argument("--real", action="append", metavar="PATH",
+                   help="detect / attribute: real images (files or folders, repeatable; default: the zoo's packaged "
+                        "content images, decoded as the ingest decodes the GMs' images)")
     p.add_argument("--examples", required=True, help="EXAMPLES DIR, npz-shard dir or RED layout root")
     p.add_argument("--cluster-gt", default=None, help="cluster GT dir (default: computed in-process)")
     p.add_argument("--fold", type=int, required=True, help="test fold (its GMs are left out)")
@@ -27,6 +34,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.task != "parse":
+        from reparse_tf.forensic_training import train_forensic
+
+        train_forensic(args.task, args.examples, args.fold, preset=args.preset, out_dir=args.out, real=args.real,
+                       epochs=args.epochs, seed=args.seed, fingerprint_weight=0.0 if args.no_fingerprint else None)
+        return 0
     from reparse_tf.training import train
 
     train(args.examples, args.cluster_gt, args.fold, preset=args.preset, out_dir=args.out, parser=args.parser,

@@ -4,17 +4,18 @@
         [--tasks detect,attribute] [--preset cpu] [--no-fingerprint] [--out PREFIX]
 
 Per fold and task: trains ``reparse train --task`` (skipped when ``DIR/<task>-fold<k>/model.keras``
-exists: resumable; ``DIR/<task>-nofp-fold<k>`` with ``--no-fingerprint``, the ablation without J_f),
-then :func:`reparse_tf.forensic_evaluation.evaluate_forensic` on the fold's test split, with the
-spectral peer and chance from the same run. Prints and writes (PREFIX.md / .json) mean ± std over
-folds: detection AUC on unseen GMs and unseen real images, overall and per family; attribution
-closed-set accuracy over real + every fit GM on held-out images, and open-set AUROC of
-the unknown-generator scores on unseen GMs.
+exists, and the evaluation when its JSON is newer: resumable; ``DIR/<task>-nofp-fold<k>`` with
+``--no-fingerprint``, the ablation without J_f), then evaluates it on the fold's test split
+(:func:`reparse_tf.forensic_evaluation.evaluate_forensic`), with the spectral peer and chance from the
+same run. Prints and writes (PREFIX.md / .json) mean ± std over folds: detection AUC on unseen GMs and
+unseen real images, overall and per family; attribution closed-set accuracy over real + every fit GM
+on held-out images, and open-set AUROC of the unknown-generator scores on unseen GMs.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 
@@ -24,6 +25,26 @@ import numpy as np
 def _ms(values: list[float | None]) -> str:
     v = [x for x in values if x is not None]
     return "n/a" if not v else f"{np.mean(v):.3f} ± {np.std(v):.3f}" if len(v) > 1 else f"{v[0]:.3f}"
+
+
+def significance(task: str, runs: list[dict]) -> dict:
+    """Paired test of the method against the spectral peer over every fold's units: the test GMs'
+    AUCs (detect: each GM's images vs the real images) or the known classes' accuracies (attribute)."""
+    from reparse_tf.significance import paired_test
+
+    key, score = ("per_gm", lambda v: v["auc"]) if task == "detect" else ("per_class", lambda v: v)
+    units = [(r, u) for r in runs for u in r["method"].get(key, {})]  # evaluations older than per_gm: none
+    a = np.array([score(r["method"][key][u]) for r, u in units], float)
+    b = np.array([score(r["spectral_peer"][key][u]) for r, u in units], float)
+    return {"unit": "test GMs" if task == "detect" else "known classes", **paired_test(a, b)}
+
+
+def _significance_line(sig: dict) -> str:
+    if sig["p_value"] is None:
+        return f"Method − spectral peer: too few paired {sig['unit']} ({sig['n']}) for a test."
+    return (f"Method − spectral peer over {sig['n']} {sig['unit']} of all folds: mean {sig['mean_diff']:+.3f} "
+            f"(95 % bootstrap CI {sig['ci_low']:+.3f} … {sig['ci_high']:+.3f}), Wilcoxon signed-rank p = "
+            f"{sig['p_value']:.2g}.")
 
 
 def _table(task: str, runs: list[dict]) -> list[str]:
@@ -44,15 +65,18 @@ def _table(task: str, runs: list[dict]) -> list[str]:
             lines.append(f"| {f} | {_ms([r['method']['per_family'].get(f, {}).get('auc') for r in runs])} | "
                          f"{_ms([r['spectral_peer']['per_family'].get(f, {}).get('auc') for r in runs])} | "
                          f"{_ms([r['method']['per_family'].get(f, {}).get('detection_rate') for r in runs])} |")
-        return lines
-    n_classes = _ms([r["method"]["n_classes"] for r in runs])
+        return lines + ["", _significance_line(significance(task, runs))]
+    n_classes = "/".join(sorted({str(r["method"]["n_classes"]) for r in runs}))
     lines = [f"Image attribution, folds {folds}: closed set = real + every fit GM ({n_classes} classes), held-out "
              "images; open set = unseen test GMs vs those held-out images; mean ± std over folds.",
-             "", "| | balanced accuracy | per-image accuracy | worst class |", "| --- | --- | --- | --- |"]
+             "", "| | balanced accuracy | per-image accuracy | worst class | real images as real |",
+             "| --- | --- | --- | --- | --- |"]
     for name, key in (("FEN + 2 conv + 2 FC", "method"), ("spectral peer (logistic regression)", "spectral_peer")):
         lines.append(f"| {name} | {_ms([r[key]['balanced_accuracy'] for r in runs])} | "
-                     f"{_ms([r[key]['accuracy'] for r in runs])} | {_ms([r[key]['per_class_min'] for r in runs])} |")
-    lines += [f"| chance | {_ms([r['chance']['accuracy'] for r in runs])} | | |", "",
+                     f"{_ms([r[key]['accuracy'] for r in runs])} | {_ms([r[key]['per_class_min'] for r in runs])} | "
+                     f"{_ms([r[key]['per_class'].get('real') for r in runs])} |")
+    lines += [f"| chance | {_ms([r['chance']['accuracy'] for r in runs])} | | | |", "",
+              _significance_line(significance(task, runs)), "",
               "| unknown-generator score | AUROC | unseen GMs flagged | known flagged |", "| --- | --- | --- | --- |"]
     for s in ("msp", "energy"):
         lines.append(f"| {s} | {_ms([r['open_set'][s]['auroc'] for r in runs])} | "
@@ -85,7 +109,11 @@ def main(argv: list[str] | None = None) -> int:
             if not (d / "model.keras").is_file():
                 train_forensic(task, args.examples, fold, args.preset, d, epochs=args.epochs,
                                fingerprint_weight=0.0 if args.no_fingerprint else None)
-            r = evaluate_forensic(d, args.examples, d / "evaluation")
+            done = d / "evaluation" / f"{task}.json"
+            if done.is_file() and done.stat().st_mtime >= (d / "model.keras").stat().st_mtime:
+                r = json.loads(done.read_text())  # evaluated already (resumable)
+            else:
+                r = evaluate_forensic(d, args.examples, d / "evaluation")
             results.setdefault(task, []).append(r)
             print((d / "evaluation" / f"{task}.md").read_text(), flush=True)
     lines = [f"Preset `{args.preset}`, examples `{os.path.basename(os.path.normpath(args.examples))}`"
@@ -98,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(f"{args.out}.md").write_text(text)
         write_json(Path(f"{args.out}.json"), {"preset": args.preset, "folds": folds,
-                                              "fingerprint": not args.no_fingerprint, "results": results})
+                                              "fingerprint": not args.no_fingerprint, "results": results,
+                                              "significance": {t: significance(t, r) for t, r in results.items()}})
     return 0
 
 

@@ -40,9 +40,9 @@ def _auc(y: np.ndarray, s: np.ndarray) -> float | None:
     return float(roc_auc_score(y, s)) if len(set(np.asarray(y).tolist())) == 2 else None
 
 
-def spectral_peer_scores(train: SourceSet, y_train: np.ndarray, test: SourceSet, per_source: int = 150,
-                         seed: int = 0) -> np.ndarray:
-    """Class probabilities (``[N, C]``) of a class-balanced logistic regression on spectral features."""
+def fit_spectral_peer(train: SourceSet, y_train: np.ndarray, per_source: int = 150, seed: int = 0):
+    """A class-balanced logistic regression on spectral features of ``per_source`` training images of every
+    source; returns ``images -> class probabilities [N, C]``."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -53,14 +53,18 @@ def spectral_peer_scores(train: SourceSet, y_train: np.ndarray, test: SourceSet,
     rows = subsample_per_gm(train.source, per_source, seed)
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000, class_weight="balanced"))
     clf.fit(spectral_features(train.images[rows]), y_train[rows])
-    probs = clf.predict_proba(spectral_features(test.images))
-    full = np.zeros((len(test), int(y_train.max()) + 1))
-    full[:, clf.classes_] = probs
-    return full
+    n_classes = int(y_train.max()) + 1
+
+    def predict(images: np.ndarray) -> np.ndarray:
+        full = np.zeros((len(images), n_classes))
+        full[:, clf.classes_] = clf.predict_proba(spectral_features(images))
+        return full
+
+    return predict
 
 
 def detection_metrics(p: np.ndarray, test: SourceSet, threshold: float) -> dict[str, Any]:
-    """AUC overall and per family (each family's images vs every real image), rates at ``threshold``."""
+    """AUC overall, per family and per GM (its images vs every real image), rates at ``threshold``."""
     y = test.generated
     pred = p >= threshold
     real = ~y
@@ -68,10 +72,12 @@ def detection_metrics(p: np.ndarray, test: SourceSet, threshold: float) -> dict[
     per_family = {f: {"auc": _auc(y[(test.family == f) | real], p[(test.family == f) | real]),
                       "detection_rate": float(pred[test.family == f].mean()),
                       "n_gms": int(len(set(test.source[test.family == f].tolist())))} for f in fams}
+    per_gm = {g: {"auc": _auc(y[(test.source == g) | real], p[(test.source == g) | real]),
+                  "detection_rate": float(pred[test.source == g].mean())} for g in sorted(set(test.source[y].tolist()))}
     return {"auc": _auc(y, p), "accuracy": float((pred == y).mean()),
             "balanced_accuracy": float((pred[y].mean() + (~pred[real]).mean()) / 2),
             "real_accepted_rate": float((~pred[real]).mean()), "detection_rate": float(pred[y].mean()),
-            "per_family": per_family, "threshold": float(threshold),
+            "per_family": per_family, "per_gm": per_gm, "threshold": float(threshold),
             "n_generated": int(y.sum()), "n_real": int(real.sum())}
 
 
@@ -145,18 +151,16 @@ def evaluate_forensic(model_dir: str | Path, examples_dir: str | Path, out_dir: 
         if peer:
             from reparse_tf.same_source import choose_threshold
 
-            val = splits["validation"]
-            pv = spectral_peer_scores(splits["train"], y_train, val)[:, 1]
-            peer_thr = choose_threshold(pv, val.generated, balanced=True)[0]
-            result["spectral_peer"] = detection_metrics(spectral_peer_scores(splits["train"], y_train, test)[:, 1],
-                                                        test, peer_thr)
+            val, peer_probs = splits["validation"], fit_spectral_peer(splits["train"], y_train)
+            peer_thr = choose_threshold(peer_probs(val.images)[:, 1], val.generated, balanced=True)[0]
+            result["spectral_peer"] = detection_metrics(peer_probs(test.images)[:, 1], test, peer_thr)
     else:
         result["method"] = attribution_metrics(probs, y, clf.classes, test)
         result["open_set"] = open_set_metrics(logits, y, clf.thresholds)
         result["chance"] = {"accuracy": 1 / len(clf.classes), "auroc": 0.5}
         result["classes"] = clf.classes
         if peer:
-            result["spectral_peer"] = attribution_metrics(spectral_peer_scores(splits["train"], y_train, test), y,
+            result["spectral_peer"] = attribution_metrics(fit_spectral_peer(splits["train"], y_train)(test.images), y,
                                                           clf.classes, test)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

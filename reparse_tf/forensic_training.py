@@ -259,7 +259,7 @@ def train_forensic(task: str, examples_dir: str | Path, fold: int, preset: str |
         fingerprint_weight: multiplier of J_f (None: the preset's; 0: no fingerprint constraints).
         arrays, real_images: pre-loaded data (tests, benchmarks).
     """
-    from reparse_tf.training import training_inputs
+    from reparse_tf.training import HistoryWriter, training_inputs
 
     base = get_preset(preset)
     p = base.with_overrides(epochs=epochs or base.classifier_epochs)
@@ -286,8 +286,6 @@ def train_forensic(task: str, examples_dir: str | Path, fold: int, preset: str |
     data = SourceDataset(splits["train"], y["train"], p.batch_size, p.images_per_gm,
                          None if detect else (p.images_per_gm or per_gm), weights, seed, binary=detect)
     selection = BestValidationEpoch(task, splits["validation"].images, y["validation"])
-    from reparse_tf.training import HistoryWriter
-
     history = HistoryWriter(out / "history.json", len(data.index))
     print(f"training {task} fold {fold}: {len(gms.fit)} GMs + real ({real_images.source}), {len(data.index)} "
           f"images/epoch, {p.epochs} epochs, preset {p.name} ({keras.backend.backend()})")

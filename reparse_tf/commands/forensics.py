@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(path, *_row(args.task, a))
     Console(width=160).print(table)
     thr = answers[0]["threshold"]
-    print(f"[{name}] {len(answers)} images, {len(data.skipped)} skipped; threshold {thr} chosen on validation data"
+    print(f"[{name}] {len(answers)} images, {len(data.skipped)} skipped; threshold {thr:.3f} chosen on validation data"
           if thr is not None else f"[{name}] {len(answers)} images, {len(data.skipped)} skipped; no open-set "
           "threshold (the model had no validation GMs): every image gets a known source")
     return 0

@@ -51,7 +51,10 @@ class BasicBlock(layers.Layer):
 
     def build(self, input_shape):
         if self.strides != 1 or input_shape[-1] != self.filters:
-            self.proj = ConvBNAct(self.filters, kernel_size=1, strides=self.strides, activation=None,
+            # a 1x1 stride-s conv is a stride-1 1x1 conv of every s-th pixel; written that way because
+            # TF 2.21's oneDNN kernels segfault in the backward pass of 1x1 stride-2 convolutions on
+            # AVX-512 / AMX Xeons (reproduced with a bare Conv2D)
+            self.proj = ConvBNAct(self.filters, kernel_size=1, strides=1, activation=None,
                                   dtype=self.dtype_policy, name="proj")
             self.proj.build(input_shape)
         self.conv1.build(input_shape)
@@ -59,7 +62,7 @@ class BasicBlock(layers.Layer):
 
     def call(self, x, training=None):
         y = self.conv2(self.conv1(x, training=training), training=training)
-        shortcut = self.proj(x, training=training) if self.proj is not None else x
+        shortcut = x if self.proj is None else self.proj(x[:, ::self.strides, ::self.strides, :], training=training)
         return self.relu(y + shortcut)
 
     def compute_output_shape(self, input_shape):

@@ -141,3 +141,21 @@ def test_model_trains_under_jax_backend():
     res = subprocess.run([sys.executable, "-c", JAX_SCRIPT], env=env, cwd=ROOT, capture_output=True, text=True,
                          timeout=300)
     assert res.returncode == 0 and "JAX_OK" in res.stdout, res.stderr[-3000:]
+
+
+def test_basic_block_projection_is_a_strided_1x1_conv():
+    """The shortcut subsamples then applies a stride-1 1x1 conv (the stride-2 1x1 conv's backward pass
+    crashes oneDNN on AVX-512 / AMX CPUs); its output equals the strided conv's, odd sizes included."""
+    import keras
+    import numpy as np
+
+    from reparse_tf.parsers import BasicBlock
+
+    for side in (16, 15):
+        x = np.random.default_rng(0).random((2, side, side, 8)).astype("float32")
+        block = BasicBlock(16, strides=2)
+        assert tuple(block(x).shape) == (2, (side + 1) // 2, (side + 1) // 2, 16)
+        ref = keras.layers.Conv2D(16, 1, strides=2, padding="same", use_bias=False)
+        ref.build(x.shape)
+        ref.kernel.assign(block.proj.conv.kernel)
+        assert np.allclose(ref(x), block.proj.conv(x[:, ::2, ::2, :]), atol=1e-6)

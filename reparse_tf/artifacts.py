@@ -38,3 +38,17 @@ def write_json(path: str | Path, payload: Any, indent: int = 2, strict: bool = T
     tmp.write_text(json.dumps(payload, indent=indent, default=default))
     os.replace(tmp, path)
     return path
+
+
+def versions(model_root: str | Path) -> list[int]:
+    """The integer version folders of a TF Serving model root, ascending (``[]`` when there is none)."""
+    return sorted(int(v.name) for v in Path(model_root).glob("*") if v.is_dir() and v.name.isdigit())
+
+
+def saved_model_dir(path: str | Path) -> Path:
+    """``path`` when it is a SavedModel, else its highest version folder (``path`` when it has none)."""
+    p = Path(path)
+    if (p / "saved_model.pb").is_file():
+        return p
+    found = versions(p)
+    return p / str(found[-1]) if found else p

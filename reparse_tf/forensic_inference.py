@@ -97,10 +97,9 @@ def load_classifier(path: str | Path, task: str | None = None) -> SourceClassifi
     if (p / "model.keras").is_file() and (p / META_FILE).is_file():
         clf = _keras_classifier(p)
     else:
-        if not (p / "saved_model.pb").is_file():
-            versions = sorted((int(v.name) for v in p.glob("*") if v.is_dir() and v.name.isdigit()), reverse=True)
-            if versions:
-                p = p / str(versions[0])
+        from reparse_tf.artifacts import saved_model_dir
+
+        p = saved_model_dir(p)
         if not (p / "saved_model.pb").is_file() or not (p / ASSETS_EXTRA / META_FILE).is_file():
             raise FileNotFoundError(f"{path}: not a detector / attribution model (a MODEL DIR with model.keras + "
                                     f"{META_FILE}, or a pushed SavedModel with {ASSETS_EXTRA}/{META_FILE})")

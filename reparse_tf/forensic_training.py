@@ -55,9 +55,6 @@ class SourceSet:
     def generated(self) -> np.ndarray:
         return self.source != REAL
 
-    def take(self, rows: np.ndarray) -> SourceSet:
-        return SourceSet(self.images[rows], self.source[rows], self.family[rows], self.content[rows])
-
     def __len__(self) -> int:
         return len(self.source)
 
@@ -282,9 +279,9 @@ def train_forensic(task: str, examples_dir: str | Path, fold: int, preset: str |
     # detection: every real image each epoch, weighted (detection_weights); attribution: "real" capped
     # like any other source
     weights = detection_weights(splits["train"], p.images_per_gm) if detect else None
-    per_gm = max(int((splits["train"].source == g).sum()) for g in gms.fit)
-    data = SourceDataset(splits["train"], y["train"], p.batch_size, p.images_per_gm,
-                         None if detect else (p.images_per_gm or per_gm), weights, seed, binary=detect)
+    real_cap = None if detect else p.images_per_gm or max(int((splits["train"].source == g).sum()) for g in gms.fit)
+    data = SourceDataset(splits["train"], y["train"], p.batch_size, p.images_per_gm, real_cap, weights, seed,
+                         binary=detect)
     selection = BestValidationEpoch(task, splits["validation"].images, y["validation"])
     history = HistoryWriter(out / "history.json", len(data.index))
     print(f"training {task} fold {fold}: {len(gms.fit)} GMs + real ({real_images.source}), {len(data.index)} "

@@ -149,12 +149,12 @@ def load_parser(path: str | Path):
     p = Path(path)
     if (p / "model.keras").is_file():
         return ModelParser.load(p)
+    from reparse_tf.artifacts import saved_model_dir
+
+    p = saved_model_dir(p)
     if not (p / "saved_model.pb").is_file():
-        versions = sorted((int(v.name) for v in p.glob("*") if v.is_dir() and v.name.isdigit()), reverse=True)
-        if not versions:
-            raise FileNotFoundError(f"{p}: neither a trained model dir (model.keras + parser_meta.json) nor a "
-                                    "pushed SavedModel (a version dir or a model root of version dirs)")
-        p = p / str(versions[0])
+        raise FileNotFoundError(f"{p}: neither a trained model dir (model.keras + parser_meta.json) nor a "
+                                "pushed SavedModel (a version dir or a model root of version dirs)")
     from reparse_tf.serving import SavedModelParser
 
     return SavedModelParser(p)

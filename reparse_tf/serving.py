@@ -166,8 +166,9 @@ def export_saved_model(model_dir: str | Path, export_dir: str | Path) -> Path:
 
 def next_version(model_root: Path) -> int:
     """1 + the largest integer version folder under ``model_root`` (1 when there is none)."""
-    versions = [int(p.name) for p in model_root.glob("*") if p.is_dir() and p.name.isdigit()]
-    return max(versions, default=0) + 1
+    from reparse_tf.artifacts import versions
+
+    return max(versions(model_root), default=0) + 1
 
 
 def push(model_dir: str | Path, serving_dir: str | Path, model_name: str = "reparse",

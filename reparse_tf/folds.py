@@ -1,16 +1,26 @@
 """Leave-GMs-out folds: GMs (never images) are dealt into folds, stratified by GM type.
 
-Fold ``k`` is the test set of split ``k``; its training GMs are all the others. Pure numpy, so
-the TFRecord ingest and the JAX-side PNG loader assign the same folds.
+Fold ``k`` is the test set of split ``k``; its training GMs are all the others. Folds are either
+dealt at random (:func:`assign_folds`) or read from a fold table (``split,gm`` CSV, e.g. the four
+official RED116 test sets shipped as ``schemas/red116_test_splits.csv``), where GMs in no test set
+get :data:`TRAIN_ONLY` and train in every split. Pure numpy, so the TFRecord ingest and the JAX-side
+PNG loader assign the same folds.
 """
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from reparse_tf.schema import SCHEMA_DIR
+
 DEFAULT_VALIDATION_FRACTION = 0.12
+TRAIN_ONLY = -1
+RED116_TEST_SPLITS = SCHEMA_DIR / "red116_test_splits.csv"
+FOLD_TABLES = {"red116": RED116_TEST_SPLITS}
 
 
 def assign_folds(gms: list[str], gm_types: list[str], n_folds: int = 4, seed: int = 0) -> dict[str, int]:
@@ -42,10 +52,50 @@ def assign_folds(gms: list[str], gm_types: list[str], n_folds: int = 4, seed: in
     return folds
 
 
+def read_fold_table(path: str | Path) -> dict[str, int]:
+    """``{gm: fold}`` from a ``split,gm`` CSV; splits are numbered in sorted order of their names."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: fold table not found")
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        if not {"split", "gm"} <= set(reader.fieldnames or []):
+            raise ValueError(f"{path}: a fold table needs the columns split,gm (found {reader.fieldnames})")
+        rows = [(r["split"].strip(), r["gm"].strip(), n) for n, r in enumerate(reader, start=2)]
+    index = {name: k for k, name in enumerate(sorted({s for s, _, _ in rows}))}
+    folds: dict[str, int] = {}
+    for name, gm, line in rows:
+        if gm in folds:
+            raise ValueError(f"{path}:{line}: GM {gm} is in two test splits")
+        folds[gm] = index[name]
+    if len(index) < 1:
+        raise ValueError(f"{path}: no rows")
+    return folds
+
+
+def resolve_folds(spec: int | str, gms: list[str], gm_types: list[str], seed: int = 0) -> dict[str, int]:
+    """Folds of ``gms`` from ``spec``: a number of random folds, a shipped table's name (``red116``) or
+    a fold-table path. Every GM a table names must be present; GMs it does not name are
+    :data:`TRAIN_ONLY`."""
+    if isinstance(spec, int) or str(spec).isdigit():
+        return assign_folds(gms, gm_types, n_folds=int(spec), seed=seed)
+    path = FOLD_TABLES.get(str(spec), Path(spec))
+    table = read_fold_table(path)
+    missing = sorted(set(table) - set(gms))
+    if missing:
+        raise ValueError(f"fold table {path} names GMs that are not in the dataset: {', '.join(missing)}")
+    return {g: table.get(g, TRAIN_ONLY) for g in gms}
+
+
+def held_out_folds(folds: dict[str, int]) -> list[int]:
+    """The folds that are test sets (every fold but :data:`TRAIN_ONLY`), sorted."""
+    return sorted({f for f in folds.values() if f != TRAIN_ONLY})
+
+
 def split(folds: dict[str, int], test_fold: int) -> tuple[list[str], list[str]]:
     """(training GMs, test GMs) of split ``test_fold``, each sorted."""
-    if test_fold not in set(folds.values()):
-        raise ValueError(f"fold {test_fold} has no GMs (folds: {sorted(set(folds.values()))})")
+    if test_fold == TRAIN_ONLY or test_fold not in set(folds.values()):
+        raise ValueError(f"fold {test_fold} has no test GMs (test folds: {held_out_folds(folds)})")
     train = sorted(g for g, f in folds.items() if f != test_fold)
     test = sorted(g for g, f in folds.items() if f == test_fold)
     return train, test

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reparse_tf.folds import held_out_folds
 from reparse_tf.images import ImageError, load_image
 from reparse_tf.labels import write_labels
 from reparse_tf.layout import Layout, scan_layout
@@ -340,7 +341,7 @@ def _publish(work_dir: Path, out_dir: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def run_ingest(root: str | Path, out_dir: str | Path, image_size: int = 64, n_folds: int = 4, seed: int = 0,
+def run_ingest(root: str | Path, out_dir: str | Path, image_size: int = 64, n_folds: int | str = 4, seed: int = 0,
                labels: str | Path | None = None, beam_args: list[str] | None = None, *,
                runner: str = "DirectRunner", output_format: str = "tfrecord", overwrite: bool = False,
                shard_size: int = DEFAULT_SHARD_SIZE, gzip_level: int = 0,
@@ -351,7 +352,8 @@ def run_ingest(root: str | Path, out_dir: str | Path, image_size: int = 64, n_fo
         root: RED layout root (``root/<gm>/*.png`` + ``root/labels.csv``).
         out_dir: output directory; must not exist or be empty unless ``overwrite``.
         image_size: side of the square RGB images written.
-        n_folds, seed: leave-GMs-out fold assignment (balanced by GM type, deterministic).
+        n_folds, seed: leave-GMs-out folds: a number of random folds (balanced by GM type,
+            deterministic), ``red116`` (the official test sets) or a ``split,gm`` fold-table path.
         labels: label table to use instead of ``root/labels.csv``.
         beam_args: extra Beam pipeline options (``--direct_num_workers 2``, Dataflow flags, ...).
         runner: Beam runner name (``DirectRunner`` runs in-process, see :func:`_make_runner`).
@@ -388,7 +390,8 @@ def run_ingest(root: str | Path, out_dir: str | Path, image_size: int = 64, n_fo
         wall = time.perf_counter() - start
         manifest = {
             "format": output_format, "source": str(Path(root).resolve()), "image_size": image_size,
-            "n_folds": n_folds, "seed": seed, "schema_version": schema.version,
+            "n_folds": len(held_out_folds(layout.folds)), "fold_spec": str(n_folds), "seed": seed,
+            "schema_version": schema.version,
             **summary,
             "runner": runner if output_format == "tfrecord" else "in-process",
             "beam_args": list(beam_args or []),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reparse_tf.folds import assign_folds
+from reparse_tf.folds import resolve_folds
 from reparse_tf.labels import LabelError, LabelTable, read_labels
 from reparse_tf.schema import HyperparameterSchema, load_schema
 
@@ -30,7 +30,7 @@ class Layout:
         files: ``{gm: [image paths, sorted]}`` (files with a declared image extension).
         ignored: ``[{path, reason}]`` files in GM folders that are not images by extension (paths
             relative to ``root``, like every path in the manifest).
-        folds: ``{gm: fold}`` from :func:`reparse_tf.folds.assign_folds` over ALL GMs of the layout.
+        folds: ``{gm: fold}`` from :func:`reparse_tf.folds.resolve_folds` over ALL GMs of the layout.
     """
 
     root: Path
@@ -49,14 +49,15 @@ class Layout:
         return [(str(p), gm) for gm in self.gms for p in self.files[gm]]
 
 
-def scan_layout(root: str | Path, labels: str | Path | None = None, n_folds: int = 4, seed: int = 0,
+def scan_layout(root: str | Path, labels: str | Path | None = None, n_folds: int | str = 4, seed: int = 0,
                 gms: list[str] | None = None, schema: HyperparameterSchema | None = None) -> Layout:
     """Validate ``root`` and list its images; raise :class:`LayoutError` listing every problem.
 
     Args:
         root: dataset root with one folder per GM.
         labels: label table (default ``root/labels.csv``).
-        n_folds, seed: fold assignment (over all GMs of the layout, before any ``gms`` filter).
+        n_folds, seed: fold assignment (over all GMs of the layout, before any ``gms`` filter): a number
+            of random folds, ``red116`` (the official test sets) or a ``split,gm`` fold-table path.
         gms: optional subset of GMs to keep (unknown names are an error).
     """
     schema = schema or load_schema()
@@ -100,7 +101,10 @@ def scan_layout(root: str | Path, labels: str | Path | None = None, n_folds: int
         raise LayoutError(f"invalid dataset layout {root}:\n  " + "\n  ".join(problems))
     all_gms = sorted(files)
     table = table.subset(all_gms)
-    folds = assign_folds(all_gms, table.gm_types, n_folds=n_folds, seed=seed)
+    try:
+        folds = resolve_folds(n_folds, all_gms, table.gm_types, seed=seed)
+    except (ValueError, FileNotFoundError) as exc:
+        raise LayoutError(f"{root}: {exc}") from None
     if gms is not None:
         unknown = [g for g in gms if g not in files]
         if unknown:

@@ -72,7 +72,7 @@ def decode_layout(layout: Layout, image_size: int, schema: HyperparameterSchema 
     return arrays, reports
 
 
-def read_layout_arrays(root: str | Path, image_size: int = 64, gms: list[str] | None = None, n_folds: int = 4,
+def read_layout_arrays(root: str | Path, image_size: int = 64, gms: list[str] | None = None, n_folds: int | str = 4,
                        seed: int = 0, labels: str | Path | None = None, report: dict | None = None,
                        progress: bool = False) -> dict[str, np.ndarray]:
     """Read a RED layout's image folders directly into numpy arrays (see module doc for the keys).

@@ -261,3 +261,27 @@ def test_cli_ingest_passes_beam_args(synthetic_layout, tmp_path, capsys):
     assert m["beam_args"] == ["--direct_num_workers", "1"] and m["n_folds"] == 2 and m["image_size"] == 16
     with pytest.raises(SystemExit):  # unknown options are only passed on by commands that accept them
         main(["schema", "--direct_num_workers", "1"])
+
+
+def test_ingest_with_a_fold_table(synthetic_layout, tmp_path):
+    """``--folds FILE``: the table's test sets become the folds; GMs it does not name always train;
+    a table naming a GM the dataset lacks is refused with the table's path."""
+    from reparse_tf.cli import main
+    from reparse_tf.folds import TRAIN_ONLY, split
+
+    gms = read_labels(synthetic_layout / "labels.csv").gms
+    table = tmp_path / "splits.csv"
+    table.write_text(f"split,gm\ntest1,{gms[0]}\ntest2,{gms[1]}\n")
+    out = tmp_path / "ex"
+    assert main(["ingest", str(synthetic_layout), "--out", str(out), "--image-size", "16", "--folds", str(table),
+                 "--format", "npz"]) == 0
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["n_folds"] == 2 and m["fold_spec"] == str(table)
+    assert m["folds"][gms[0]] == 0 and m["folds"][gms[1]] == 1
+    assert {m["folds"][g] for g in gms[2:]} == {TRAIN_ONLY}
+    arrays = read_npz_shards(out)
+    assert set(np.unique(arrays["fold"])) == {0, 1, TRAIN_ONLY}
+    assert split(m["folds"], 0) == (sorted(gms[1:]), [gms[0]])
+    table.write_text("split,gm\ntest1,NO_SUCH_GM\n")
+    with pytest.raises(LayoutError, match=r"splits.csv names GMs that are not in the dataset: NO_SUCH_GM"):
+        scan_layout(synthetic_layout, n_folds=str(table))

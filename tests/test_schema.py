@@ -8,7 +8,15 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from reparse_tf.folds import assign_folds, split
+from reparse_tf.folds import (
+    RED116_TEST_SPLITS,
+    TRAIN_ONLY,
+    assign_folds,
+    held_out_folds,
+    read_fold_table,
+    resolve_folds,
+    split,
+)
 from reparse_tf.labels import read_labels
 from reparse_tf.schema import SCHEMA_DIR, MinMaxNormalizer, load_schema
 from reparse_tf.synthetic import random_labels
@@ -80,27 +88,75 @@ def test_folds_disjoint_balanced_deterministic_order_independent():
         assign_folds(gms[:3], types[:3], 4)
 
 
-def test_red116_table_reads_and_matches_red100():
-    path = SCHEMA_DIR / "red116_labels.csv"
-    table = read_labels(path)
+REFERENCE = SCHEMA_DIR.parent.parent / "shared" / "reference"
+
+
+def test_red116_table_rows_and_families():
+    table = read_labels(SCHEMA_DIR / "red116_labels.csv")
     s = load_schema()
     assert len(table) == 116
-    assert sum(g.startswith("RED116_row_") for g in table.gms) == 16
-    assert Counter(table.gm_types)["AA"] == 6
-    ref = SCHEMA_DIR.parent.parent / "shared" / "reference" / "red100_ground_truth.tsv"
-    if not ref.is_file():
-        pytest.skip("reference tables not available")
-    with ref.open(newline="") as fh:
-        rows = {r["gm"]: r for r in csv.DictReader(fh, delimiter="\t")}
-    for gm in ("AAE", "ACGAN"):
-        assert table.gms.index(gm) == list(rows).index(gm)  # rows 0 and 1 of the alphabetical order
-        got = table.values[table.row(gm)]
-        for p in s.architecture:
-            expect = float(rows[gm][p.name])
-            if p.name in ("skip_connection", "downsampling"):
-                expect = 1 - expect  # supplement coding 0 = used -> layout 1 = used
-            assert got[s.index(p.name)] == expect, (gm, p.name)
-    # the layers counting rule holds for the de-normalised unnamed rows too (up to rounding)
+    # the dataset's row order: case-insensitive, "_" before letters (CONT_ENC before CONTRAGAN)
+    assert table.gms == sorted(table.gms, key=str.lower)
+    assert table.gms.index("CONT_ENC") + 1 == table.gms.index("CONTRAGAN")
+    assert table.gms[-4:-1] == ["WGAN_DRA", "WGAN_WC", "WGANGP"]
+    assert Counter(table.gm_types) == {"GAN": 85, "VAE": 9, "AA": 6, "AR": 11, "NF": 5}
+    # GMs without a conv layer do not downsample (the arrays' coding: 1 = used)
+    no_conv = table.column("conv_layers") == 0
+    assert no_conv.sum() >= 10 and np.all(table.column("downsampling")[no_conv] == 0)
     parts = table.values[:, [s.index(n) for n in ("conv_layers", "fc_layers", "pooling_layers",
                                                    "normalization_layers")]].sum(axis=1)
     assert np.mean(np.abs(parts - table.column("layers")) <= 1) > 0.9
+
+
+def test_red116_table_equals_the_published_arrays_row_by_row():
+    if not (REFERENCE / "red116_ground_truth_normalized.csv").is_file():
+        pytest.skip("../shared/reference not available")
+    table = read_labels(SCHEMA_DIR / "red116_labels.csv")
+    s = load_schema()
+    with (REFERENCE / "red116_names.csv").open(newline="") as fh:
+        names = {int(r["row"]): r["gm"] for r in csv.DictReader(fh)}
+    with (REFERENCE / "red116_ground_truth_normalized.csv").open(newline="") as fh:
+        arrays = {int(r["row"]): r for r in csv.DictReader(fh)}
+    assert table.gms == [names[k] for k in range(116)]
+    lo, hi = table.values.min(axis=0), table.values.max(axis=0)
+    for k, gm in enumerate(table.gms):
+        for p in s.params:
+            got, want = table.values[k, s.index(p.name)], float(arrays[k][p.name])
+            if p.kind == "continuous":
+                got = (got - lo[s.index(p.name)]) / (hi[s.index(p.name)] - lo[s.index(p.name)])
+                assert abs(got - want) < 1e-5, (k, gm, p.name, got, want)
+            else:
+                assert got == want, (k, gm, p.name)
+
+
+def test_red116_test_splits_shipped():
+    table = read_labels(SCHEMA_DIR / "red116_labels.csv")
+    folds = read_fold_table(RED116_TEST_SPLITS)
+    assert sorted(Counter(folds.values()).items()) == [(0, 12), (1, 12), (2, 12), (3, 12)]
+    assert set(folds) <= set(table.gms)
+    # the paper: each test set holds two ARs and one AA (and one NF: three sets of the published four)
+    for k in range(4):
+        types = Counter(table.type_of[g] for g, f in folds.items() if f == k)
+        assert (types["AR"], types["AA"]) == (2, 1) and types["NF"] <= 1, (k, types)
+    if (REFERENCE / "red116_test_splits.csv").is_file():
+        assert RED116_TEST_SPLITS.read_text() == (REFERENCE / "red116_test_splits.csv").read_text()
+
+
+def test_fold_table_folds_and_errors(tmp_path):
+    gms = [f"g{i}" for i in range(8)]
+    table = tmp_path / "splits.csv"
+    table.write_text("split,gm\nb,g1\na,g0\nb,g2\n")
+    folds = resolve_folds(str(table), gms, ["GAN"] * 8)
+    assert folds["g0"] == 0 and folds["g1"] == folds["g2"] == 1
+    assert {folds[g] for g in gms[3:]} == {TRAIN_ONLY}  # in no test set: trained on in every split
+    train, test = split(folds, 1)
+    assert test == ["g1", "g2"] and train == ["g0", *gms[3:]]
+    assert held_out_folds(folds) == [0, 1]
+    assert resolve_folds("4", gms, ["GAN"] * 8) == assign_folds(gms, ["GAN"] * 8, 4)
+    with pytest.raises(ValueError, match="not in the dataset: g1, g2"):
+        resolve_folds(str(table), gms[:1] + ["g9"], ["GAN"] * 2)
+    table.write_text("split,gm\na,g0\nb,g0\n")
+    with pytest.raises(ValueError, match=r"splits.csv:3: GM g0 is in two test splits"):
+        read_fold_table(table)
+    with pytest.raises(ValueError):
+        split(folds, TRAIN_ONLY)

@@ -14,7 +14,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("root", help="dataset root (one folder per GM + labels.csv)")
     p.add_argument("--out", required=True, help="examples directory to create")
     p.add_argument("--image-size", type=int, default=64, help="side of the square RGB images (default 64)")
-    p.add_argument("--folds", type=int, default=4, help="number of leave-GMs-out folds (default 4)")
+    p.add_argument("--folds", default="4",
+                   help="leave-GMs-out folds: a number of random folds stratified by GM type (default 4), "
+                   "'red116' (the four official RED116 test sets) or a split,gm CSV of test sets")
     p.add_argument("--seed", type=int, default=0, help="fold assignment seed (default 0)")
     p.add_argument("--labels", default=None, help="label table (default ROOT/labels.csv)")
     p.add_argument("--runner", default="DirectRunner", help="Beam runner (default DirectRunner, in-process)")

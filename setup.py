@@ -10,9 +10,13 @@ setup(
     long_description=open("README.md").read() if __import__("os").path.exists("README.md") else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.11,<3.12",
-    packages=find_packages(include=["reparse_tf", "reparse_tf.*", "components", "components.*",
-                                    "pipeline", "pipeline.*", "schemas"]),
-    package_data={"schemas": ["*.json", "*.csv"]},
+    # the design card's top-level folders install inside reparse_tf, never as generic top-level names
+    package_dir={"reparse_tf.components": "components", "reparse_tf.pipeline": "pipeline",
+                 "reparse_tf.schemas": "schemas"},
+    packages=[*find_packages(include=["reparse_tf", "reparse_tf.*"]),
+              *(f"reparse_tf.{p}" for p in find_packages(include=["components", "components.*", "pipeline"])),
+              "reparse_tf.schemas"],
+    package_data={"reparse_tf.schemas": ["*.json", "*.csv"]},
     include_package_data=True,
     install_requires=[
         "tensorflow==2.21.*",

@@ -24,10 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from reparse_tf.cluster_ground_truth import read_fold_info
-    from reparse_tf.evaluation import load_examples, subsample_per_gm
-    from reparse_tf.folds import fold_gms
-    from reparse_tf.spectral_peer import spectral_features
+    from reparse_tf.data.folds import fold_gms
+    from reparse_tf.evaluation.parsing_evaluation import load_examples, subsample_per_gm
+    from reparse_tf.evaluation.spectral_peer import spectral_features
+    from reparse_tf.targets.cluster_ground_truth import read_fold_info
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--examples", required=True)

@@ -1,15 +1,17 @@
 """Deepfake detection and image attribution over leave-GMs-out folds (TPAMI sec. 4.5 tasks).
 
     python benchmarks/forensics.py --examples EXAMPLES_DIR --work DIR [--folds 0,1,2,3]
-        [--tasks detect,attribute] [--preset cpu] [--no-fingerprint] [--out PREFIX]
+        [--tasks detect,attribute] [--preset cpu] [--no-fingerprint] [--include EARLIER.json] [--out PREFIX]
 
 Per fold and task: trains ``reparse train --task`` (skipped when ``DIR/<task>-fold<k>/model.keras``
 exists, and the evaluation when its JSON is newer: resumable; ``DIR/<task>-nofp-fold<k>`` with
 ``--no-fingerprint``, the ablation without J_f), then evaluates it on the fold's test split
-(:func:`reparse_tf.forensic_evaluation.evaluate_forensic`), with the spectral peer and chance from the
+(:func:`reparse_tf.evaluation.forensic_evaluation.evaluate_forensic`), with the spectral peer and chance from the
 same run. Prints and writes (PREFIX.md / .json) mean ± std over folds: detection AUC on unseen GMs and
 unseen real images, overall and per family; attribution closed-set accuracy over real + every fit GM
 on held-out images, and open-set AUROC of the unknown-generator scores on unseen GMs.
+``--include`` adds the folds of an earlier run's JSON that this run does not run (each keeps its own
+spectral peer and chance; the table names the file and machine they came from).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +33,7 @@ def _ms(values: list[float | None]) -> str:
 def significance(task: str, runs: list[dict]) -> dict:
     """Paired test of the method against the spectral peer over every fold's units: the test GMs'
     AUCs (detect: each GM's images vs the real images) or the known classes' accuracies (attribute)."""
-    from reparse_tf.significance import paired_test
+    from reparse_tf.evaluation.significance import paired_test
 
     key, score = ("per_gm", lambda v: v["auc"]) if task == "detect" else ("per_class", lambda v: v)
     units = [(r, u) for r in runs for u in r["method"].get(key, {})]  # evaluations older than per_gm: none
@@ -86,9 +89,9 @@ def _table(task: str, runs: list[dict]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from reparse_tf.artifacts import write_json
-    from reparse_tf.forensic_evaluation import evaluate_forensic
-    from reparse_tf.forensic_training import train_forensic
+    from reparse_tf.evaluation.forensic_evaluation import evaluate_forensic
+    from reparse_tf.serving.artifacts import write_json
+    from reparse_tf.training.forensic_training import train_forensic
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--examples", required=True)
@@ -99,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--no-fingerprint", action="store_true", help="ablation: no fingerprint constraints J_f")
     ap.add_argument("--out", default=None, help="output prefix (writes PREFIX.md and PREFIX.json)")
+    ap.add_argument("--include", action="append", default=[], metavar="JSON",
+                    help="an earlier run's PREFIX.json whose other folds join the table (same preset and ablation)")
     args = ap.parse_args(argv)
     work = Path(args.work)
     folds = [int(f) for f in args.folds.split(",")]
@@ -114,21 +119,55 @@ def main(argv: list[str] | None = None) -> int:
                 r = json.loads(done.read_text())  # evaluated already (resumable)
             else:
                 r = evaluate_forensic(d, args.examples, d / "evaluation")
-            results.setdefault(task, []).append(r)
+            results.setdefault(task, []).append({**r, "machine": r.get("machine") or _machine()})
             print((d / "evaluation" / f"{task}.md").read_text(), flush=True)
+    sources = _include(results, args.include, args.preset, not args.no_fingerprint)
     lines = [f"Preset `{args.preset}`, examples `{os.path.basename(os.path.normpath(args.examples))}`"
-             f"{', no fingerprint constraints (ablation)' if args.no_fingerprint else ''}.", ""]
+             f"{', no fingerprint constraints (ablation)' if args.no_fingerprint else ''}; folds run here on "
+             f"{_machine()}{'; ' + '; '.join(sources) if sources else ''}.", ""]
     for task, runs in results.items():
+        runs.sort(key=lambda r: r["fold"])
         lines += _table(task, runs) + [""]
     text = "\n".join(lines)
     print(text)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(f"{args.out}.md").write_text(text)
-        write_json(Path(f"{args.out}.json"), {"preset": args.preset, "folds": folds,
+        write_json(Path(f"{args.out}.json"), {"preset": args.preset, "folds": folds, "included": sources,
                                               "fingerprint": not args.no_fingerprint, "results": results,
                                               "significance": {t: significance(t, r) for t, r in results.items()}})
     return 0
+
+
+def _machine() -> str:
+    """The CPU model (lscpu's name) or the platform: where a fold's figures were measured."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _include(results: dict[str, list[dict]], paths: list[str], preset: str, fingerprint: bool) -> list[str]:
+    """Add the runs of earlier result files for the (task, fold)s not run here; describe each source."""
+    sources = []
+    for path in paths:
+        earlier = json.loads(Path(path).read_text())
+        if earlier.get("preset") != preset or earlier.get("fingerprint") != fingerprint:
+            raise SystemExit(f"{path}: preset {earlier.get('preset')} / fingerprint {earlier.get('fingerprint')} "
+                             f"differ from this run's {preset} / {fingerprint}")
+        for task, runs in earlier["results"].items():
+            have = {r["fold"] for r in results.get(task, [])}
+            added = [r for r in runs if r["fold"] not in have]
+            for r in added:
+                r.setdefault("machine", earlier.get("machine", "an earlier run's machine"))
+            results.setdefault(task, []).extend(added)
+            if added:
+                sources.append(f"{task} fold(s) {', '.join(str(r['fold']) for r in added)} from "
+                               f"`{os.path.basename(path)}` ({added[0]['machine']})")
+    return sources
 
 
 if __name__ == "__main__":

@@ -18,10 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from reparse_tf.ingest import _ImageWork, run_ingest
-from reparse_tf.layout import scan_layout
-from reparse_tf.schema import load_schema
-from reparse_tf.synthetic import make_synthetic_layout
+from reparse_tf.data.ingest import _ImageWork, run_ingest
+from reparse_tf.data.layout import scan_layout
+from reparse_tf.data.schema import load_schema
+from reparse_tf.data.synthetic import make_synthetic_layout
 
 
 def baseline(root: Path, image_size: int) -> tuple[int, float]:

@@ -22,7 +22,8 @@ KEYS = (("continuous_l1", "continuous L1 (lower is better)"), ("discrete_f1", "d
 
 
 def main(argv: list[str] | None = None) -> int:
-    from reparse_tf.benchmark import LABELS, READOUT, run_benchmark
+    from reparse_tf.evaluation.benchmark import run_benchmark
+    from reparse_tf.evaluation.variants import LABELS, READOUT
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--examples", required=True, help="ingested examples dir (reparse ingest)")

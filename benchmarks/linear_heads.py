@@ -21,11 +21,11 @@ COLUMNS = ("continuous_l1", "continuous_r2", "discrete_f1", "loss_f1")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from reparse_tf.artifacts import write_json
-    from reparse_tf.evaluation import evaluation_arrays, representation_heads
-    from reparse_tf.inference import ModelParser
-    from reparse_tf.metrics import parsing_metrics
-    from reparse_tf.schema import load_schema
+    from reparse_tf.data.schema import load_schema
+    from reparse_tf.evaluation.metrics import parsing_metrics
+    from reparse_tf.evaluation.parsing_evaluation import evaluation_arrays, representation_heads
+    from reparse_tf.serving.artifacts import write_json
+    from reparse_tf.serving.inference import ModelParser
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--examples", required=True)

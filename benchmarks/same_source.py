@@ -2,7 +2,7 @@
 
     python benchmarks/same_source.py --examples EXAMPLES_DIR --models DIR [DIR ...] [--out PREFIX]
 
-For each model (one per fold): :func:`reparse_tf.same_source.evaluate_same_source` (thresholds chosen on
+For each model (one per fold): :func:`reparse_tf.evaluation.same_source.evaluate_same_source` (thresholds chosen on
 pairs of the model's validation GMs and fitted GMs, scored on pairs of its test GMs and other images of
 its fitted GMs). Prints, per score (parsed hyperparameters, FEN fingerprint, and the spectral-feature
 baseline computed in the same run), the test AUC, AUC on unseen-GM pairs, accuracy at the validation
@@ -24,9 +24,9 @@ def _ms(values: list[float | None]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from reparse_tf.artifacts import write_json
-    from reparse_tf.inference import ModelParser
-    from reparse_tf.same_source import CATEGORIES, evaluate_same_source
+    from reparse_tf.evaluation.same_source import CATEGORIES, evaluate_same_source
+    from reparse_tf.serving.artifacts import write_json
+    from reparse_tf.serving.inference import ModelParser
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--examples", required=True)

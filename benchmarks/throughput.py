@@ -13,9 +13,9 @@ import time
 import keras
 import numpy as np
 
-from reparse_tf.model import build_model, compile_model
-from reparse_tf.presets import get_preset
-from reparse_tf.schema import load_schema
+from reparse_tf.data.schema import load_schema
+from reparse_tf.model.renet import build_model, compile_model
+from reparse_tf.training.presets import get_preset
 
 
 def measure(preset_name: str, dtype: str, jit: bool, batches: int) -> dict:

@@ -4,7 +4,7 @@ A component body (the ``@dsl.component`` function, which KFP serialises and runs
 interpreter) only imports its executor and calls it; the executor calls one ``reparse_tf`` entry
 point through :func:`call`, which
 
-* resolves the entry point by name (``"reparse_tf.ingest:run_ingest"``), so the same component
+* resolves the entry point by name (``"reparse_tf.data.ingest:run_ingest"``), so the same component
   runs the real library or, in tests, a stand-in module named by ``REPARSE_COMPONENT_STANDINS``
   (the variable travels into the component subprocess; unset in production);
 * prints one header line with the step, its inputs and where its output goes, and the time taken;
@@ -25,8 +25,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-# Container image the components run in on Kubeflow: python 3.11 + `pip install reparse`
-# (see pipeline/Dockerfile). Read once, at import, because KFP bakes it into the component spec.
+# Container image the components run in on Kubeflow: python 3.11 + `pip install reparse` (the
+# repository's Dockerfile). Read once, at import, because KFP bakes it into the component spec;
+# `reparse pipeline compile --image` overrides it in the compiled YAML.
 BASE_IMAGE = os.environ.get("REPARSE_BASE_IMAGE", "reparse-python:0.1.0")
 STANDINS_ENV = "REPARSE_COMPONENT_STANDINS"
 # set by the local runner: failed steps append their one-line error there, so the run's error says why

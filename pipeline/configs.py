@@ -1,4 +1,4 @@
-"""Pipeline knobs: one dataclass with every parameter of :func:`pipeline.pipeline.reparse_pipeline`.
+"""Pipeline knobs: one dataclass with every parameter of :func:`reparse_tf.pipeline.pipeline.reparse_pipeline`.
 
 Runners build a :class:`PipelineConfig` (CLI flags override the defaults) and pass
 ``config.arguments()`` to the pipeline; nothing else in ``pipeline/`` holds a default.
@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 PIPELINE_NAME = "reparse-pipeline"
 
-# Blessing rules (see reparse_tf.blessing) over evaluate_model's headline metrics (normalised units):
+# Blessing rules (see reparse_tf.evaluation.blessing) over evaluate_model's headline metrics (normalised units):
 # sanity gates a model that learned nothing fails (uniform guessing on [0, 1] has L1 ~ 0.33).
 # Stricter: pass rules comparing with a random-GT evaluation, e.g. "discrete.f1 > 0.4".
 DEFAULT_THRESHOLDS: tuple[str, ...] = ("continuous.l1 <= 0.5", "discrete.accuracy >= 0.2")

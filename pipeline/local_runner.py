@@ -10,18 +10,25 @@ elsewhere).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from components._common import ERROR_LOG_ENV
-from pipeline.configs import PipelineConfig
+from reparse_tf.components._common import ERROR_LOG_ENV
+from reparse_tf.pipeline.configs import PipelineConfig
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_STARTED = re.compile(r"Executing task '([\w-]+)'")
+_FINISHED = re.compile(r"Task '([\w-]+)' finished with status (\w+)")
+LOG_FILE = "pipeline.log"
 
 # stable names under --out for the artifacts a user looks for first
 STABLE_LINKS = {"evaluation": "report", "model": "model", "blessing": "blessing"}
@@ -53,17 +60,19 @@ class LocalRun:
         return "\n".join(lines)
 
 
-def run_local(config: PipelineConfig, out: str | Path) -> LocalRun:
+def run_local(config: PipelineConfig, out: str | Path, progress: bool = True) -> LocalRun:
     """Run the whole pipeline for ``config`` with artifacts under ``out``; return where they went.
 
-    ``config.serving_dir`` empty pushes to ``<out>/serving``.
+    ``config.serving_dir`` empty pushes to ``<out>/serving``. The orchestrator's and the steps' output
+    goes to ``<out>/pipeline.log``; the terminal gets one line per finished step with its time
+    (``progress``).
 
     Raises:
         PipelineFailed: a step failed (the message names it; its log is printed above).
     """
     from kfp import local
 
-    from pipeline.pipeline import pipeline_for
+    from reparse_tf.pipeline.pipeline import pipeline_for
 
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -81,11 +90,12 @@ def run_local(config: PipelineConfig, out: str | Path) -> LocalRun:
     os.environ[ERROR_LOG_ENV] = str(error_log)
     start = time.perf_counter()
     try:
-        task = pipeline_for(config.data_root, config.task)(**args)
+        with _logged(out / LOG_FILE, progress):
+            task = pipeline_for(config.data_root, config.task)(**args)
     except RuntimeError as exc:
-        reasons = error_log.read_text().strip() if error_log.is_file() else "see the step's log above"
-        raise PipelineFailed(f"{_ANSI.sub('', str(exc))} {reasons} (artifacts so far: {out / 'pipeline_root'})") \
-            from exc
+        reasons = error_log.read_text().strip() if error_log.is_file() else f"see {out / LOG_FILE}"
+        raise PipelineFailed(f"{_ANSI.sub('', str(exc))} {reasons} (log: {out / LOG_FILE}; artifacts so far: "
+                             f"{out / 'pipeline_root'})") from exc
     finally:
         os.environ.pop(ERROR_LOG_ENV, None)
     seconds = time.perf_counter() - start
@@ -98,6 +108,62 @@ def run_local(config: PipelineConfig, out: str | Path) -> LocalRun:
         "artifacts": {k: str(v) for k, v in artifacts.items()}, "links": {k: str(v) for k, v in links.items()},
     }, indent=2))
     return run
+
+
+@contextlib.contextmanager
+def _logged(log_path: Path, progress: bool) -> Iterator[None]:
+    """Send the orchestrator's output (it prints every step's subprocess output through ``sys.stdout``)
+    and anything written to file descriptors 1 and 2 to ``log_path``; meanwhile print one line per
+    finished step, with its time, to the terminal."""
+    from rich.console import Console
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    terminal = os.fdopen(os.dup(saved[0]), "w", buffering=1)
+    console = Console(file=terminal, highlight=False)
+    stop = threading.Event()
+    with log_path.open("a", buffering=1) as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        console.print(f"[reparse pipeline] full log: {log_path}")
+        follower = threading.Thread(target=_follow, args=(log_path, console, stop), daemon=True)
+        if progress:
+            follower.start()
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            stop.set()
+            if progress:
+                follower.join()
+            for fd in saved:
+                os.close(fd)
+            terminal.close()
+
+
+def _follow(log_path: Path, console, stop: threading.Event) -> None:
+    """Turn the orchestrator's task lines of the growing log into one progress line per step."""
+    started: dict[str, float] = {}
+    with log_path.open("r", errors="replace") as fh:
+        while True:
+            line = fh.readline()
+            if not line:
+                if stop.is_set():
+                    return
+                time.sleep(0.2)
+                continue
+            text = _ANSI.sub("", line)
+            if m := _STARTED.search(text):
+                started[m.group(1)] = time.perf_counter()
+            elif m := _FINISHED.search(text):
+                step, status = m.groups()
+                took = time.perf_counter() - started.get(step, time.perf_counter())
+                mark = "[green]done[/green]" if status == "SUCCESS" else f"[red]{status.lower()}[/red]"
+                console.print(f"[reparse pipeline] {step:<22} {mark} in {took:6.1f} s")
 
 
 def _link(target: Path, link: Path) -> Path:

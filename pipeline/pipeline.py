@@ -14,14 +14,14 @@ from typing import NamedTuple
 
 from kfp import dsl
 
-from components.classifier_trainer.component import classifier_trainer
-from components.cluster_ground_truth.component import cluster_ground_truth
-from components.evaluator.component import evaluator
-from components.ingest.component import ingest
-from components.pusher.component import pusher
-from components.trainer.component import trainer
-from components.zoo.component import zoo
-from pipeline.configs import PIPELINE_NAME
+from reparse_tf.components.classifier_trainer.component import classifier_trainer
+from reparse_tf.components.cluster_ground_truth.component import cluster_ground_truth
+from reparse_tf.components.evaluator.component import evaluator
+from reparse_tf.components.ingest.component import ingest
+from reparse_tf.components.pusher.component import pusher
+from reparse_tf.components.trainer.component import trainer
+from reparse_tf.components.zoo.component import zoo
+from reparse_tf.pipeline.configs import PIPELINE_NAME
 
 
 class Outputs(NamedTuple):

@@ -41,8 +41,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from reparse_tf.labels import LabelTable, read_labels  # noqa: E402
-from reparse_tf.schema import load_schema  # noqa: E402
+from reparse_tf.data.labels import LabelTable, read_labels  # noqa: E402
+from reparse_tf.data.schema import load_schema  # noqa: E402
 
 REFERENCE = HERE.parent.parent / "shared" / "reference"
 OUT = HERE / "red116_labels.csv"

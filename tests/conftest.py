@@ -32,7 +32,7 @@ def _built_once(tmp_path_factory, name: str, build: Callable[[Path], object]) ->
 
 
 def _synthetic(tmp_path_factory, size: int) -> Path:
-    from reparse_tf.synthetic import make_synthetic_layout
+    from reparse_tf.data.synthetic import make_synthetic_layout
 
     return _built_once(tmp_path_factory, f"synthetic{size}",
                        lambda root: make_synthetic_layout(root, n_gms=8, images_per_gm=6, size=size, seed=0))
@@ -61,7 +61,7 @@ def tiny_zoo(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_examples(tiny_zoo, tmp_path_factory) -> Path:
     """The tiny zoo ingested to TFRecords (4 folds, 64x64)."""
-    from reparse_tf.ingest import run_ingest
+    from reparse_tf.data.ingest import run_ingest
 
     return _built_once(tmp_path_factory, "examples_tiny",
                        lambda out: run_ingest(tiny_zoo, out, image_size=64, n_folds=4, seed=0))
@@ -70,7 +70,7 @@ def tiny_examples(tiny_zoo, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained(layout64, tmp_path_factory) -> Path:
     """A `tiny`-preset model trained 2 epochs on fold 0 of ``layout64`` (read-only)."""
-    from reparse_tf.training import train
+    from reparse_tf.training.parser_training import train
 
     folder = _built_once(tmp_path_factory, "model",
                          lambda d: train(layout64, None, fold=0, preset="tiny", out_dir=d / "m", epochs=2, verbose=0))
@@ -83,7 +83,7 @@ def image_folder(tmp_path) -> Path:
     import numpy as np
     from PIL import Image
 
-    from reparse_tf.images import encode_png as _png
+    from reparse_tf.data.images import encode_png as _png
 
     rng = np.random.default_rng(0)
     for d in ("a", "b"):

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from test_evaluation import FakeParser, make_arrays
 
-from reparse_tf.same_source import (
+from reparse_tf.data.schema import load_schema
+from reparse_tf.data.user_images import load_user_images
+from reparse_tf.evaluation.same_source import (
     CATEGORIES,
     SAME,
     choose_threshold,
@@ -19,8 +21,6 @@ from reparse_tf.same_source import (
     parsed_similarity,
     sample_pairs,
 )
-from reparse_tf.schema import load_schema
-from reparse_tf.user_images import load_user_images
 
 SCHEMA = load_schema()
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reparse_tf import baselines as B
-from reparse_tf.folds import fold_gms, stratified_subset, validation_split
-from reparse_tf.labels import LabelTable
-from reparse_tf.metrics import parsing_metrics
-from reparse_tf.schema import MinMaxNormalizer, load_schema
-from reparse_tf.significance import compare_per_gm, paired_test
-from reparse_tf.spectral_peer import SpectralPeer, azimuthal_average, log_spectrum, spectral_features
+from reparse_tf.data.folds import fold_gms, stratified_subset, validation_split
+from reparse_tf.data.labels import LabelTable
+from reparse_tf.data.schema import MinMaxNormalizer, load_schema
+from reparse_tf.evaluation import baselines as B
+from reparse_tf.evaluation.metrics import parsing_metrics
+from reparse_tf.evaluation.significance import compare_per_gm, paired_test
+from reparse_tf.evaluation.spectral_peer import SpectralPeer, azimuthal_average, log_spectrum, spectral_features
 
 SCHEMA = load_schema()
 
@@ -75,7 +75,7 @@ def test_label_copy_draws_training_rows_and_averages_to_their_mean():
 
 
 def test_mean_of_results_averages_numbers_and_keeps_the_rest():
-    from reparse_tf.baseline_evaluation import mean_of_results
+    from reparse_tf.evaluation.baseline_evaluation import mean_of_results
 
     got = mean_of_results([{"a": 1.0, "b": {"c": 2, "d": None}, "s": "x", "l": [1]},
                            {"a": 3.0, "b": {"c": 4, "d": 1.0}, "s": "y", "l": [2]}])
@@ -179,11 +179,11 @@ def planted_arrays():
 
 
 def test_validation_gms_stay_out_of_fitting_and_full_beats_random_gt_on_a_planted_signal(planted_arrays, tmp_path):
-    from reparse_tf.cluster_ground_truth import ClusterGroundTruth
-    from reparse_tf.evaluation import evaluate_arrays
-    from reparse_tf.inference import ModelParser
-    from reparse_tf.presets import get_preset
-    from reparse_tf.training import train
+    from reparse_tf.evaluation.parsing_evaluation import evaluate_arrays
+    from reparse_tf.serving.inference import ModelParser
+    from reparse_tf.targets.cluster_ground_truth import ClusterGroundTruth
+    from reparse_tf.training.parser_training import train
+    from reparse_tf.training.presets import get_preset
 
     # graph mode and batch 8: ~190 steps, enough for the batch-norm statistics to settle
     preset = get_preset("tiny").with_overrides(image_size=32, epochs=8, batch_size=8, learning_rate=2e-3,
@@ -212,7 +212,7 @@ def test_validation_gms_stay_out_of_fitting_and_full_beats_random_gt_on_a_plante
 
 
 def test_benchmark_scores_every_baseline_on_real_examples(tiny_examples, tmp_path):
-    from reparse_tf.benchmark import run_benchmark
+    from reparse_tf.evaluation.benchmark import run_benchmark
 
     res = run_benchmark(tmp_path / "b", folds=[0, 1], variants=[], examples_dir=tiny_examples, report=False,
                         copy_draws=5)

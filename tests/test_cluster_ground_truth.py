@@ -7,7 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from reparse_tf.cluster_ground_truth import (
+from reparse_tf.data.folds import validation_split
+from reparse_tf.data.labels import LabelTable, write_labels
+from reparse_tf.data.schema import load_schema
+from reparse_tf.targets.cluster_ground_truth import (
     ClusterGroundTruth,
     class_weights_from_counts,
     compute_cluster_ground_truth,
@@ -15,9 +18,6 @@ from reparse_tf.cluster_ground_truth import (
     run_cluster_ground_truth,
     shuffle_labels_across_gms,
 )
-from reparse_tf.folds import validation_split
-from reparse_tf.labels import LabelTable, write_labels
-from reparse_tf.schema import load_schema
 
 SCHEMA = load_schema()
 

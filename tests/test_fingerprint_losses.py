@@ -8,7 +8,7 @@ import pytest
 keras = pytest.importorskip("keras")
 from keras import ops  # noqa: E402
 
-from reparse_tf.fingerprint_losses import (  # noqa: E402
+from reparse_tf.model.fingerprint_losses import (  # noqa: E402
     FingerprintConstraints,
     default_window,
     fingerprint_loss,

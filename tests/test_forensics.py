@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from conftest import _built_once
 
-from reparse_tf.fingerprint_losses import GeneratedFingerprintLoss, fingerprint_loss, per_image_fingerprint_loss
-from reparse_tf.forensic_training import (
+from reparse_tf.data.real_images import REAL, RealImages, as_ingested, packaged_real_images, split_indices
+from reparse_tf.model.fingerprint_losses import GeneratedFingerprintLoss, fingerprint_loss, per_image_fingerprint_loss
+from reparse_tf.training.forensic_training import (
     class_ids,
     forensic_splits,
     probabilities,
     unknown_scores,
 )
-from reparse_tf.real_images import REAL, RealImages, as_ingested, packaged_real_images, split_indices
 
 REAL_PER_CONTENT = 40  # keeps the tiny runs short
 
@@ -106,7 +106,7 @@ def test_open_set_scores_on_known_logits():
 # ------------------------------------------------------------- trained on the tiny zoo (fold 0)
 @pytest.fixture(scope="session")
 def forensic_models(tiny_examples, tmp_path_factory) -> dict[str, Path]:
-    from reparse_tf.forensic_training import train_forensic
+    from reparse_tf.training.forensic_training import train_forensic
 
     def build(d: Path) -> None:
         for task in ("detect", "attribute"):
@@ -118,7 +118,7 @@ def forensic_models(tiny_examples, tmp_path_factory) -> dict[str, Path]:
 
 
 def test_detector_beats_chance_on_held_out_images(forensic_models, tiny_examples, tmp_path):
-    from reparse_tf.forensic_evaluation import evaluate_forensic
+    from reparse_tf.evaluation.forensic_evaluation import evaluate_forensic
 
     result = evaluate_forensic(forensic_models["detect"], tiny_examples, tmp_path)
     meta = json.loads((forensic_models["detect"] / "task_meta.json").read_text())
@@ -134,7 +134,7 @@ def test_detector_beats_chance_on_held_out_images(forensic_models, tiny_examples
 
 
 def test_attribution_beats_chance_on_held_out_images(forensic_models, tiny_examples, tmp_path):
-    from reparse_tf.forensic_evaluation import evaluate_forensic
+    from reparse_tf.evaluation.forensic_evaluation import evaluate_forensic
 
     result = evaluate_forensic(forensic_models["attribute"], tiny_examples, tmp_path)
     m = result["method"]
@@ -161,9 +161,9 @@ def test_detect_and_attribute_commands_skip_bad_files(forensic_models, image_fol
 
 def test_pushed_detector_answers_png_bytes(forensic_models, tmp_path):
     tf = pytest.importorskip("tensorflow")
-    from reparse_tf.forensic_inference import load_classifier
-    from reparse_tf.images import encode_png
-    from reparse_tf.serving import push
+    from reparse_tf.data.images import encode_png
+    from reparse_tf.serving.forensic_inference import load_classifier
+    from reparse_tf.serving.saved_model import push
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reparse_tf.images import MAX_IMAGE_PIXELS, ImageError, decode_bytes
-from reparse_tf.ingest import encode_example, run_ingest
-from reparse_tf.labels import read_labels
-from reparse_tf.layout import LayoutError, scan_layout
-from reparse_tf.npz_shards import read_layout_arrays, read_npz_shards, write_npz_shards
-from reparse_tf.schema import load_schema
+from reparse_tf.data.images import MAX_IMAGE_PIXELS, ImageError, decode_bytes
+from reparse_tf.data.ingest import encode_example, run_ingest
+from reparse_tf.data.labels import read_labels
+from reparse_tf.data.layout import LayoutError, scan_layout
+from reparse_tf.data.npz_shards import read_layout_arrays, read_npz_shards, write_npz_shards
+from reparse_tf.data.schema import load_schema
 
 
 def _copy(src: Path, dst: Path) -> Path:
@@ -79,7 +79,7 @@ def test_ingest_counts_and_files(ingested, synthetic_layout):
 
 
 def test_tfrecords_decode_to_labels_and_pixels(ingested, synthetic_layout):
-    from reparse_tf.examples import load_arrays, read_examples
+    from reparse_tf.data.examples import load_arrays, read_examples
 
     out, m = ingested
     a = load_arrays(out)
@@ -106,7 +106,7 @@ def test_encode_example_matches_tensorflow():
 
 
 def test_npz_path_matches_tfrecords(ingested, synthetic_layout, tmp_path):
-    from reparse_tf.examples import load_arrays
+    from reparse_tf.data.examples import load_arrays
 
     out, _ = ingested
     direct = read_layout_arrays(synthetic_layout, image_size=32, n_folds=4, seed=0)
@@ -166,7 +166,7 @@ def test_bad_images_skipped_with_reasons(bad_ingest):
 
 
 def test_conversions_upscale_and_duplicates_reported(bad_ingest):
-    from reparse_tf.examples import load_arrays
+    from reparse_tf.data.examples import load_arrays
 
     out, m = bad_ingest
     assert m["converted_modes"].keys() >= {"L", "RGBA", "P"}
@@ -226,7 +226,7 @@ def test_empty_gm_folder_reported(synthetic_layout, tmp_path):
 
 # -- atomic output --------------------------------------------------------------------------------
 def test_failure_mid_run_leaves_no_output(synthetic_layout, tmp_path, monkeypatch):
-    import reparse_tf.ingest as ingest
+    import reparse_tf.data.ingest as ingest
 
     def boom(*args, **kwargs):
         raise RuntimeError("simulated crash after the pipeline")
@@ -267,7 +267,7 @@ def test_ingest_with_a_fold_table(synthetic_layout, tmp_path):
     """``--folds FILE``: the table's test sets become the folds; GMs it does not name always train;
     a table naming a GM the dataset lacks is refused with the table's path."""
     from reparse_tf.cli import main
-    from reparse_tf.folds import TRAIN_ONLY, split
+    from reparse_tf.data.folds import TRAIN_ONLY, split
 
     gms = read_labels(synthetic_layout / "labels.csv").gms
     table = tmp_path / "splits.csv"
@@ -285,3 +285,17 @@ def test_ingest_with_a_fold_table(synthetic_layout, tmp_path):
     table.write_text("split,gm\ntest1,NO_SUCH_GM\n")
     with pytest.raises(LayoutError, match=r"splits.csv names GMs that are not in the dataset: NO_SUCH_GM"):
         scan_layout(synthetic_layout, n_folds=str(table))
+
+
+def test_direct_runner_stays_in_process():
+    """The offline default never starts Beam's DirectRunner (which first downloads the Prism runner)."""
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+    from reparse_tf.data.beam_runner import beam_pipeline, runner_name
+
+    assert runner_name(None) == "DirectRunner"
+    assert runner_name(["--runner", "FlinkRunner", "--runner=DataflowRunner"]) == "DataflowRunner"
+    for args in (None, ["--runner=DirectRunner", "--direct_num_workers=1"]):
+        assert isinstance(beam_pipeline(args).runner, FnApiRunner)
+    assert not isinstance(beam_pipeline(["--runner=PortableRunner", "--job_endpoint=localhost:1"]).runner,
+                          FnApiRunner)

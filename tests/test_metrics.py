@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from reparse_tf.aggregation import aggregate_gm, multi_image_eval, sample_indices
-from reparse_tf.metrics import (
+from reparse_tf.data.schema import load_schema
+from reparse_tf.evaluation.aggregation import aggregate_gm, multi_image_eval, sample_indices
+from reparse_tf.evaluation.metrics import (
     continuous_param_metrics,
     discrete_param_metrics,
     parsing_metrics,
     ransac_slope,
     summarize_runs,
 )
-from reparse_tf.schema import load_schema
 
 
 def test_continuous_metrics_match_hand_computation():

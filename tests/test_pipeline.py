@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.configs import PipelineConfig
+from reparse_tf.pipeline.configs import PipelineConfig
 
 STANDINS = Path(__file__).parent / "standins"
 STEPS = ("zoo", "ingest", "cluster-ground-truth", "trainer", "evaluator", "pusher")
@@ -22,7 +22,7 @@ def standins(monkeypatch):
 
 
 def test_compiles_to_kfp_yaml_with_every_component_and_the_dag(tmp_path):
-    from pipeline.kubeflow_runner import compile_pipeline
+    from reparse_tf.pipeline.kubeflow_runner import compile_pipeline
 
     spec = yaml.safe_load(compile_pipeline(tmp_path / "reparse_pipeline.yaml",
                                            PipelineConfig(beam_args=["--runner=FlinkRunner"])).read_text())
@@ -36,13 +36,30 @@ def test_compiles_to_kfp_yaml_with_every_component_and_the_dag(tmp_path):
     assert params["thresholds"]["defaultValue"] == list(PipelineConfig().thresholds)
 
 
+def test_compile_image_names_the_container_of_every_component(tmp_path, capsys):
+    from reparse_tf.cli import main
+
+    out = tmp_path / "p.yaml"
+    assert main(["pipeline", "compile", "--out", str(out), "--image", "registry.example/reparse:9"]) == 0
+    executors = yaml.safe_load(out.read_text())["deploymentSpec"]["executors"]
+    assert len(executors) == len(STEPS)
+    assert {e["container"]["image"] for e in executors.values()} == {"registry.example/reparse:9"}
+    # the Dockerfile that builds that image installs this package, nothing at run time
+    dockerfile = (Path(__file__).resolve().parents[1] / "Dockerfile").read_text()
+    assert "pip install" in dockerfile and "python:3.11" in dockerfile
+
+
 def test_local_run_wires_artifacts_from_data_root(standins, tmp_path):
-    from pipeline.local_runner import run_local
-    from reparse_tf.synthetic import make_synthetic_layout
+    from reparse_tf.data.synthetic import make_synthetic_layout
+    from reparse_tf.pipeline.local_runner import run_local
 
     make_synthetic_layout(tmp_path / "data", n_gms=4, images_per_gm=2, size=16)
     run = run_local(PipelineConfig(data_root=str(tmp_path / "data"), fold=1), tmp_path / "out")
     assert run.pushed["pushed"] and (tmp_path / "out/serving/reparse/1/saved_model.pb").is_file()
+    card = json.loads((tmp_path / "out/serving/reparse/1/assets.extra/model_card.json").read_text())
+    assert card["task"] == "parse" and card["fold"] == 1  # the evaluator's card travels to the pushed model
+    log = (tmp_path / "out" / "pipeline.log").read_text()  # the orchestrator's output went to the log
+    assert "Executing task" in log and "[reparse:pusher]" in log
     assert (run.links["report"] / "evaluation.json").is_file()
     assert (run.links["model"] / "parser_meta.json").is_file()
     assert (run.artifacts["examples"] / "manifest.json").is_file()
@@ -50,7 +67,7 @@ def test_local_run_wires_artifacts_from_data_root(standins, tmp_path):
 
 
 def test_classifier_task_compiles_without_cluster_ground_truth(tmp_path):
-    from pipeline.kubeflow_runner import compile_pipeline
+    from reparse_tf.pipeline.kubeflow_runner import compile_pipeline
 
     spec = yaml.safe_load(compile_pipeline(tmp_path / "p.yaml", PipelineConfig(task="attribute")).read_text())
     tasks = spec["root"]["dag"]["tasks"]
@@ -63,7 +80,7 @@ def test_classifier_task_compiles_without_cluster_ground_truth(tmp_path):
 
 
 def test_detect_task_runs_locally_and_is_gated_by_its_threshold(standins, monkeypatch, tmp_path):
-    from pipeline.local_runner import run_local
+    from reparse_tf.pipeline.local_runner import run_local
 
     run = run_local(PipelineConfig(task="detect", fold=1), tmp_path / "a")
     assert run.pushed["pushed"] and (run.links["model"] / "task_meta.json").is_file()
@@ -74,7 +91,7 @@ def test_detect_task_runs_locally_and_is_gated_by_its_threshold(standins, monkey
 
 
 def test_unblessed_model_is_not_pushed_unless_forced(standins, monkeypatch, tmp_path):
-    from pipeline.local_runner import run_local
+    from reparse_tf.pipeline.local_runner import run_local
 
     monkeypatch.setenv("REPARSE_STANDIN_ACCURACY", "0.05")
     run = run_local(PipelineConfig(), tmp_path / "a")
@@ -85,7 +102,7 @@ def test_unblessed_model_is_not_pushed_unless_forced(standins, monkeypatch, tmp_
 
 
 def test_failing_component_names_step_and_reason(standins, monkeypatch, tmp_path):
-    from pipeline.local_runner import PipelineFailed, run_local
+    from reparse_tf.pipeline.local_runner import PipelineFailed, run_local
 
     monkeypatch.setenv("REPARSE_STANDIN_FAIL", "run_cluster_ground_truth")
     with pytest.raises(PipelineFailed, match=r"cluster-ground-truth.*stand-in run_cluster_ground_truth was told"):
@@ -109,4 +126,12 @@ def test_cli_runs_real_tiny_pipeline_end_to_end(tiny_zoo, tmp_path, capsys):
     types = {g["gm_type"] for g in evaluation["per_gm"].values()}
     assert types and {f"gm_type={t}" for t in types} <= slices  # TFMA slices for every test GM type and GM
     assert {f"gm={g}" for g in evaluation["per_gm"]} <= slices
+    # the report and the pushed model card carry the baselines of the same split, and no empty fields
+    assert set(evaluation["baselines"]) == {"constant", "label_copy", "family_oracle"}
+    report = (tmp_path / "report" / "report.html").read_text()
+    assert "None" not in report and "(none)" not in report and "Constant (training mean" in report
+    card = json.loads((version / "assets.extra" / "model_card.json").read_text())
+    assert card["task"] == "parse" and card["test_gms"] == sorted(evaluation["per_gm"])
+    assert card["metrics"]["continuous_l1"] == evaluation["summary"]["continuous_l1"]
+    assert card["baselines"]["family_oracle"]["uses_true_family"] is True
     assert "artifact model" in out

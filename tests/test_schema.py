@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from reparse_tf.folds import (
+from reparse_tf.data.folds import (
     RED116_TEST_SPLITS,
     TRAIN_ONLY,
     assign_folds,
@@ -17,9 +17,9 @@ from reparse_tf.folds import (
     resolve_folds,
     split,
 )
-from reparse_tf.labels import read_labels
-from reparse_tf.schema import SCHEMA_DIR, MinMaxNormalizer, load_schema
-from reparse_tf.synthetic import random_labels
+from reparse_tf.data.labels import read_labels
+from reparse_tf.data.schema import SCHEMA_DIR, MinMaxNormalizer, load_schema
+from reparse_tf.data.synthetic import random_labels
 
 
 def test_schema_counts_and_groups():

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reparse_tf.schema import MinMaxNormalizer, load_schema
+from reparse_tf.data.schema import MinMaxNormalizer, load_schema
 
 SIZE = 16
 
@@ -73,7 +73,7 @@ class StandInParser:
 
 @pytest.fixture(scope="module")
 def pushed(tmp_path_factory, monkeypatch_module):
-    from reparse_tf import serving
+    from reparse_tf.serving import saved_model as serving
 
     monkeypatch_module.setattr(serving, "_load_parser", StandInParser.load)
     root = tmp_path_factory.mktemp("serving")
@@ -104,7 +104,7 @@ def test_push_writes_tf_serving_layout(pushed):
 def test_signatures_match_model_parser_predict(pushed):
     import tensorflow as tf
 
-    from reparse_tf.serving import output_names
+    from reparse_tf.serving.saved_model import output_names
 
     model_dir, version_dir, _ = pushed
     schema = load_schema()
@@ -128,13 +128,16 @@ def test_signatures_match_model_parser_predict(pushed):
         encoded.append(buf.getvalue())
     from_bytes = loaded.signatures["serve_bytes"](image_bytes=tf.constant(encoded))
     np.testing.assert_allclose(from_bytes["continuous_normalized"].numpy(), expected.continuous, atol=1e-5)
+    # a batch with one undecodable element fails with that element's index
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"image_bytes\[1\] is not a PNG, JPEG"):
+        loaded.signatures["serve_bytes"](image_bytes=tf.constant([encoded[0], b"not an image", encoded[2]]))
 
 
 def test_parse_reads_a_pushed_saved_model(pushed, tmp_path, capsys):
     from reparse_tf.cli import main
-    from reparse_tf.images import encode_png
-    from reparse_tf.inference import load_parser
-    from reparse_tf.serving import SavedModelParser
+    from reparse_tf.data.images import encode_png
+    from reparse_tf.serving.inference import load_parser
+    from reparse_tf.serving.saved_model import SavedModelParser
 
     model_dir, version_dir, serving_dir = pushed
     parser = load_parser(serving_dir / "reparse")  # a model root: its highest version
@@ -152,7 +155,7 @@ def test_parse_reads_a_pushed_saved_model(pushed, tmp_path, capsys):
 
 
 def test_push_makes_next_version_and_refuses_overwrite(pushed, tmp_path):
-    from reparse_tf.serving import next_version, push
+    from reparse_tf.serving.saved_model import next_version, push
 
     model_dir, _, serving_dir = pushed
     assert next_version(serving_dir / "reparse") == 2
@@ -160,3 +163,22 @@ def test_push_makes_next_version_and_refuses_overwrite(pushed, tmp_path):
         push(model_dir, serving_dir, version=1)
     with pytest.raises(FileNotFoundError, match="not a trained model directory"):
         push(tmp_path, serving_dir)
+
+
+@pytest.mark.parametrize("shape", [(90, 150), (40, 52)])
+def test_serve_bytes_decodes_like_the_ingest(shape):
+    """Non-square images, larger and smaller than the model: centre crop + resampling as the ingest."""
+    import tensorflow as tf
+
+    from reparse_tf.data.images import decode_bytes
+    from reparse_tf.serving.saved_model import _decode_batch
+
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    img = np.stack([128 + 60 * np.sin(xx / 9), 128 + 60 * np.cos(yy / 7), 128 + 40 * np.sin((xx + yy) / 13)],
+                   -1).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+    served = _decode_batch(tf.constant([buf.getvalue()]), 64).numpy()[0].astype(float)
+    ingested = np.asarray(decode_bytes(buf.getvalue(), 64).array, float)
+    assert served.shape == ingested.shape == (64, 64, 3)
+    assert np.abs(served - ingested).max() <= 2 and np.abs(served - ingested).mean() < 0.5

@@ -8,11 +8,11 @@ import shutil
 import numpy as np
 import pytest
 
-from reparse_tf.schema import load_schema
+from reparse_tf.data.schema import load_schema
 
 
 def test_model_dir_and_inference_api(trained, layout64):
-    from reparse_tf.inference import ModelParser
+    from reparse_tf.serving.inference import ModelParser
 
     assert {"model.keras", "parser_meta.json", "history.json", "checkpoints"} <= {p.name for p in trained.iterdir()}
     meta = json.loads((trained / "parser_meta.json").read_text())
@@ -38,7 +38,7 @@ def test_model_dir_and_inference_api(trained, layout64):
 
 
 def test_resume_continues_from_last_checkpoint(trained, tmp_path):
-    from reparse_tf.training import train
+    from reparse_tf.training.parser_training import train
 
     out = tmp_path / "m"
     shutil.copytree(trained, out)
@@ -53,8 +53,8 @@ def test_resume_continues_from_last_checkpoint(trained, tmp_path):
 @pytest.mark.parametrize("variant", [{"parser": "one", "random_gt": True}, {"fingerprint": False},
                                      {"backbone": "cnn"}], ids=["one_random_gt", "no_fingerprint", "cnn"])
 def test_every_variant_trains(variant, layout64, tmp_path):
-    from reparse_tf.inference import ModelParser
-    from reparse_tf.training import train
+    from reparse_tf.serving.inference import ModelParser
+    from reparse_tf.training.parser_training import train
 
     out = train(layout64, None, fold=1, preset="tiny", out_dir=tmp_path / "m", epochs=1, verbose=0, **variant)
     meta = json.loads((out / "parser_meta.json").read_text())
@@ -68,8 +68,8 @@ def test_every_variant_trains(variant, layout64, tmp_path):
 
 
 def test_cluster_gt_dir_must_match_the_fold(layout64, tmp_path):
-    from reparse_tf.cluster_ground_truth import compute_cluster_ground_truth
-    from reparse_tf.training import load_training_data, train
+    from reparse_tf.targets.cluster_ground_truth import compute_cluster_ground_truth
+    from reparse_tf.training.parser_training import load_training_data, train
 
     _, labels, folds = load_training_data(layout64, 64)
     wrong = compute_cluster_ground_truth(labels, labels.gms)          # includes test GMs
@@ -81,8 +81,8 @@ def test_cluster_gt_dir_must_match_the_fold(layout64, tmp_path):
 def test_linear_readout_layers_reproduce_the_fitted_heads():
     import keras
 
-    from reparse_tf.model import build_model
-    from reparse_tf.readout import attach_readout, fit_readout, has_readout
+    from reparse_tf.model.renet import build_model
+    from reparse_tf.training.readout import attach_readout, fit_readout, has_readout
 
     schema = load_schema()
     rng = np.random.default_rng(0)
@@ -108,8 +108,8 @@ def test_linear_readout_layers_reproduce_the_fitted_heads():
 
 
 def test_training_with_a_linear_readout_predicts_with_it(layout64, tmp_path):
-    from reparse_tf.inference import ModelParser
-    from reparse_tf.training import train
+    from reparse_tf.serving.inference import ModelParser
+    from reparse_tf.training.parser_training import train
 
     out = train(layout64, None, fold=0, preset="tiny", out_dir=tmp_path / "m", epochs=1, verbose=0, readout="linear")
     meta = json.loads((out / "parser_meta.json").read_text())

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from pytest import approx
 
-from reparse_tf.labels import read_labels
-from reparse_tf.schema import load_schema
+from reparse_tf.data.labels import read_labels
+from reparse_tf.data.schema import load_schema
 from reparse_tf.zoo.content import CONTENTS
 from reparse_tf.zoo.spec import FAMILIES, PRESETS, GMSpec, draw_specs
 

@@ -6,13 +6,13 @@ training GM (``attribute``), on one fold -> a model directory (model.keras, task
 
 from kfp import dsl
 
-from components._common import component_kwargs
+from reparse_tf.components._common import component_kwargs
 
 
 @dsl.component(**component_kwargs())
 def classifier_trainer(examples: dsl.Input[dsl.Dataset], model: dsl.Output[dsl.Model], task: str = "detect",
                        fold: int = 0, preset: str = "tiny", epochs: int = 0, seed: int = 0):
     """Train the deepfake detector or the attribution network on one fold."""
-    from components.classifier_trainer.executor import execute
+    from reparse_tf.components.classifier_trainer.executor import execute
 
     model.metadata.update(execute(examples.path, model.path, task, fold, preset, epochs, seed))

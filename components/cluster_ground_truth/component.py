@@ -5,13 +5,13 @@
 
 from kfp import dsl
 
-from components._common import component_kwargs
+from reparse_tf.components._common import component_kwargs
 
 
 @dsl.component(**component_kwargs())
 def cluster_ground_truth(examples: dsl.Input[dsl.Dataset], cluster_gt: dsl.Output[dsl.Artifact], fold: int = 0,
                          seed: int = 0, beam_args: list = []):  # noqa: B006 - KFP parameter default
     """Fit cluster ground truth on the training GMs of one fold."""
-    from components.cluster_ground_truth.executor import execute
+    from reparse_tf.components.cluster_ground_truth.executor import execute
 
     cluster_gt.metadata.update(execute(examples.path, cluster_gt.path, fold, seed, beam_args))

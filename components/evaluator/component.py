@@ -6,7 +6,7 @@
 
 from kfp import dsl
 
-from components._common import component_kwargs
+from reparse_tf.components._common import component_kwargs
 
 
 @dsl.component(**component_kwargs())
@@ -14,7 +14,7 @@ def evaluator(model: dsl.Input[dsl.Model], examples: dsl.Input[dsl.Dataset], eva
               blessing: dsl.Output[dsl.Artifact], fold: int = 0, tfma: bool = True,
               thresholds: list = []):  # noqa: B006 - KFP parameter default
     """Evaluate the model on its fold's test GMs and bless it against the thresholds."""
-    from components.evaluator.executor import execute
+    from reparse_tf.components.evaluator.executor import execute
 
     eval_meta, bless_meta = execute(model.path, examples.path, evaluation.path, blessing.path, fold, tfma, thresholds)
     evaluation.metadata.update(eval_meta)

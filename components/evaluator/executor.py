@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from components._common import announce, call, scalar_metadata
-from reparse_tf.artifacts import write_json
+from reparse_tf.components._common import announce, call, scalar_metadata
+from reparse_tf.serving.artifacts import write_json
 
 
 def execute(model: str, examples: str, evaluation: str, blessing: str, fold: int, tfma: bool,
@@ -14,21 +14,26 @@ def execute(model: str, examples: str, evaluation: str, blessing: str, fold: int
     """
     from pathlib import Path
 
-    from reparse_tf.blessing import check
+    from reparse_tf.evaluation.blessing import check
 
     if (Path(model) / "task_meta.json").is_file():  # a detector / attribution network
-        result = call("evaluator", "reparse_tf.forensic_evaluation:evaluate_forensic", model_dir=model,
+        result = call("evaluator", "reparse_tf.evaluation.forensic_evaluation:evaluate_forensic", model_dir=model,
                       examples_dir=examples, out_dir=evaluation) or {}
     else:
-        result = call("evaluator", "reparse_tf.evaluation:evaluate_model", model_dir=model, examples_dir=examples,
+        result = call("evaluator", "reparse_tf.evaluation.parsing_evaluation:evaluate_model", model_dir=model,
+                      examples_dir=examples,
                       out_dir=evaluation, fold=fold, tfma=tfma) or {}
     if result and "task" not in result:
-        from reparse_tf.report import write_model_report
+        from reparse_tf.evaluation.report import write_model_report
 
         print(f"[reparse:evaluator] report: {write_model_report(result, evaluation)}", flush=True)
     verdict = check(result, list(thresholds))
     verdict.save(blessing)
     write_json(f"{blessing}/evaluation_summary.json", scalar_metadata(result), strict=False)
+    if result:  # the pusher puts it into the SavedModel's assets.extra/
+        from reparse_tf.serving.model_card import CARD_FILE, model_card
+
+        write_json(f"{blessing}/{CARD_FILE}", model_card(result), indent=1, strict=False)
     for line in (c["message"] for c in verdict.checks):
         print(f"[reparse:evaluator] threshold {line}", flush=True)
     print(f"[reparse:evaluator] blessed={verdict.blessed}", flush=True)

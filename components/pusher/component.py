@@ -10,14 +10,14 @@ model is not pushed unless ``force`` is set; the step then succeeds and records 
 
 from kfp import dsl
 
-from components._common import component_kwargs
+from reparse_tf.components._common import component_kwargs
 
 
 @dsl.component(**component_kwargs())
 def pusher(model: dsl.Input[dsl.Model], blessing: dsl.Input[dsl.Artifact], pushed_model: dsl.Output[dsl.Model],
            serving_dir: str = "", model_name: str = "reparse", force: bool = False):
     """Export the model for TF Serving when it is blessed (or forced)."""
-    from components.pusher.executor import execute
+    from reparse_tf.components.pusher.executor import execute
 
     pushed_model.metadata.update(execute(model.path, blessing.path, pushed_model.path, serving_dir, model_name,
                                          force))

@@ -4,27 +4,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from components._common import announce, call
-from reparse_tf.artifacts import write_json
+from reparse_tf.components._common import announce, call
+from reparse_tf.serving.artifacts import write_json
 
 
 def execute(model: str, blessing: str, pushed_model: str, serving_dir: str, model_name: str, force: bool) -> dict:
     """Push ``model`` if ``blessing`` says so (or ``force``); return artifact metadata."""
-    from reparse_tf.blessing import Blessing
+    import json
+
+    from reparse_tf.evaluation.blessing import Blessing
+    from reparse_tf.serving.model_card import CARD_FILE
 
     verdict = Blessing.load(blessing)
+    card_path = Path(blessing) / CARD_FILE
+    card = json.loads(card_path.read_text()) if card_path.is_file() else None
     record: dict = {"blessed": verdict.blessed, "forced": bool(force and not verdict.blessed), "pushed": False,
                     "model_name": model_name}
     if not (verdict.blessed or force):
         record["reason"] = "not blessed: " + "; ".join(verdict.reasons)
         print(f"[reparse:pusher] not pushing: {record['reason']} (set force to push anyway)", flush=True)
     else:
-        version = call("pusher", "reparse_tf.serving:push", model_dir=model, serving_dir=pushed_model,
-                       model_name=model_name)
+        version = call("pusher", "reparse_tf.serving.saved_model:push", model_dir=model, serving_dir=pushed_model,
+                       model_name=model_name, card=card)
         record.update(pushed=True, version=int(Path(version).name), artifact_path=str(version))
         if serving_dir:
-            dest = call("pusher", "reparse_tf.serving:push", model_dir=model, serving_dir=serving_dir,
-                        model_name=model_name)
+            dest = call("pusher", "reparse_tf.serving.saved_model:push", model_dir=model, serving_dir=serving_dir,
+                        model_name=model_name, card=card)
             record.update(pushed_destination=str(dest))
             announce("pusher", serving_destination=dest)
     write_json(Path(pushed_model) / "push.json", record, strict=False)

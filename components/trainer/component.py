@@ -5,7 +5,7 @@
 
 from kfp import dsl
 
-from components._common import component_kwargs
+from reparse_tf.components._common import component_kwargs
 
 
 @dsl.component(**component_kwargs())
@@ -13,7 +13,7 @@ def trainer(examples: dsl.Input[dsl.Dataset], cluster_gt: dsl.Input[dsl.Artifact
             fold: int = 0, preset: str = "tiny", parser: str = "two", fingerprint: bool = True,
             backbone: str = "fen", epochs: int = 0, seed: int = 0):
     """Train the model parser on one fold."""
-    from components.trainer.executor import execute
+    from reparse_tf.components.trainer.executor import execute
 
     model.metadata.update(execute(examples.path, cluster_gt.path, model.path, fold, preset, parser, fingerprint,
                                   backbone, epochs, seed))

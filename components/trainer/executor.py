@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from components._common import announce, call
+from reparse_tf.components._common import announce, call
 
 
 def execute(examples: str, cluster_gt: str, model: str, fold: int, preset: str, parser: str, fingerprint: bool,
             backbone: str, epochs: int, seed: int) -> dict:
     """Train into ``model``; ``epochs=0`` keeps the preset's number. Return artifact metadata."""
-    call("trainer", "reparse_tf.training:train", examples_dir=examples, cluster_gt_dir=cluster_gt, fold=fold,
+    call("trainer", "reparse_tf.training.parser_training:train", examples_dir=examples, cluster_gt_dir=cluster_gt,
+         fold=fold,
          preset=preset, out_dir=model, parser=parser, fingerprint=fingerprint, backbone=backbone,
          epochs=epochs or None, seed=seed)
     announce("trainer", model=model)

@@ -5,12 +5,12 @@
 
 from kfp import dsl
 
-from components._common import component_kwargs
+from reparse_tf.components._common import component_kwargs
 
 
 @dsl.component(**component_kwargs())
 def zoo(red_layout: dsl.Output[dsl.Dataset], zoo_preset: str = "tiny", seed: int = 0, image_size: int = 64):
     """Build the built-in GM zoo as a RED layout dataset."""
-    from components.zoo.executor import execute
+    from reparse_tf.components.zoo.executor import execute
 
     red_layout.metadata.update(execute(red_layout.path, zoo_preset, seed, image_size))

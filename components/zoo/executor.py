@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from components._common import announce, call, scalar_metadata
+from reparse_tf.components._common import announce, call, scalar_metadata
 
 
 def execute(red_layout: str, zoo_preset: str, seed: int, image_size: int) -> dict:

@@ -39,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reparse_tf.benchmark import run_benchmark
+    from reparse_tf.evaluation.benchmark import run_benchmark
 
     result = run_benchmark(args.out, zoo=args.zoo, preset=args.preset, data=args.data, folds=args.folds,
                            variants=[v.strip() for v in args.variants.split(",") if v.strip()],

@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reparse_tf.cluster_ground_truth import ClusterGroundTruth, run_cluster_ground_truth
+    from reparse_tf.targets.cluster_ground_truth import ClusterGroundTruth, run_cluster_ground_truth
 
     out = run_cluster_ground_truth(args.examples, args.out, args.fold, seed=args.seed,
                                    beam_args=args.beam_arg, random_gt=args.random_gt)

@@ -20,11 +20,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from reparse_tf.evaluation import evaluate_model
-    from reparse_tf.forensic_inference import is_forensic_model
+    from reparse_tf.evaluation.parsing_evaluation import evaluate_model
+    from reparse_tf.serving.forensic_inference import is_forensic_model
 
     if is_forensic_model(args.model):
-        from reparse_tf.forensic_evaluation import evaluate_forensic
+        from reparse_tf.evaluation.forensic_evaluation import evaluate_forensic
 
         result = evaluate_forensic(args.model, args.examples, args.out)
         print((Path(args.out) / f"{result['task']}.md").read_text())
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"continuous L1 {s['continuous_l1']:.4f}  discrete F1 {s['discrete_f1']:.4f}  "
           f"loss F1 {s['loss_f1']:.4f}  (fold {result['fold']}, {result['n_test_images']} images)")
     if not args.no_report:
-        from reparse_tf.report import write_model_report
+        from reparse_tf.evaluation.report import write_model_report
 
         print(f"[reparse evaluate] report: {write_model_report(result, Path(args.out))}")
     print(f"[reparse evaluate] outputs in {args.out}")

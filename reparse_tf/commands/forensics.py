@@ -31,8 +31,8 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from reparse_tf.forensic_inference import load_classifier
-    from reparse_tf.user_images import load_user_images
+    from reparse_tf.data.user_images import load_user_images
+    from reparse_tf.serving.forensic_inference import load_classifier
 
     name = f"reparse {args.task}"
     clf = load_classifier(args.model, args.task)

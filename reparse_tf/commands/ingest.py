@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
-    from reparse_tf.ingest import run_ingest
+    from reparse_tf.data.ingest import run_ingest
 
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
     m = run_ingest(args.root, args.out, image_size=args.image_size, n_folds=args.folds, seed=args.seed,

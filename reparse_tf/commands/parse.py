@@ -22,9 +22,9 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from reparse_tf.inference import load_parser
-    from reparse_tf.parse_output import confidence_text, parse_records, value_text
-    from reparse_tf.user_images import load_user_images
+    from reparse_tf.data.user_images import load_user_images
+    from reparse_tf.serving.inference import load_parser
+    from reparse_tf.serving.parse_output import confidence_text, parse_records, value_text
 
     parser = load_parser(args.model)
     data = load_user_images(args.paths, parser.image_size)

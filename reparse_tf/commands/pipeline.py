@@ -38,11 +38,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     comp = actions.add_parser("compile", help="compile to KFP v2 YAML for Kubeflow Pipelines")
     _knobs(comp)
     comp.add_argument("--out", default="reparse_pipeline.yaml", help="YAML file to write")
+    comp.add_argument("--image", default=None,
+                      help="container image every component runs in (build it from the repository's Dockerfile; "
+                      "default $REPARSE_BASE_IMAGE or reparse-python:0.1.0)")
     comp.set_defaults(func=compile_command)
 
 
 def _config(args: argparse.Namespace, local: bool):
-    from pipeline.configs import LOCAL_BEAM_ARGS, PipelineConfig
+    from reparse_tf.pipeline.configs import LOCAL_BEAM_ARGS, PipelineConfig
 
     beam_args = args.beam_args if args.beam_args is not None else (list(LOCAL_BEAM_ARGS) if local else [])
     return PipelineConfig(task=args.task, preset=args.preset, zoo_preset=args.zoo_preset, data_root=args.data,
@@ -53,7 +56,7 @@ def _config(args: argparse.Namespace, local: bool):
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from pipeline.local_runner import PipelineFailed, run_local
+    from reparse_tf.pipeline.local_runner import PipelineFailed, run_local
 
     try:
         result = run_local(_config(args, local=True), args.out)
@@ -65,8 +68,8 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def compile_command(args: argparse.Namespace) -> int:
-    from pipeline.kubeflow_runner import compile_pipeline
+    from reparse_tf.pipeline.kubeflow_runner import compile_pipeline
 
-    out = compile_pipeline(args.out, _config(args, local=False))
+    out = compile_pipeline(args.out, _config(args, local=False), image=args.image)
     print(f"compiled pipeline to {out}")
     return 0

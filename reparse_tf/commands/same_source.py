@@ -27,8 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _evaluate(args: argparse.Namespace, parser) -> int:
     from pathlib import Path
 
-    from reparse_tf.artifacts import write_json
-    from reparse_tf.same_source import THRESHOLDS_FILE, evaluate_same_source, write_thresholds
+    from reparse_tf.evaluation.same_source import THRESHOLDS_FILE, evaluate_same_source, write_thresholds
+    from reparse_tf.serving.artifacts import write_json
 
     if not args.examples or not args.out:
         raise ValueError("--evaluate needs --examples and --out")
@@ -50,9 +50,9 @@ def _evaluate(args: argparse.Namespace, parser) -> int:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from reparse_tf.images import ImageError, load_image
-    from reparse_tf.inference import load_parser
-    from reparse_tf.same_source import decide, load_thresholds
+    from reparse_tf.data.images import ImageError, load_image
+    from reparse_tf.evaluation.same_source import decide, load_thresholds
+    from reparse_tf.serving.inference import load_parser
 
     if args.evaluate == bool(args.images):
         raise ValueError("give two images, or --evaluate (with --examples and --out) without images")

@@ -16,7 +16,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from reparse_tf.schema import SCHEMA_PATH, load_schema
+    from reparse_tf.data.schema import SCHEMA_PATH, load_schema
 
     rows = load_schema().table()
     if args.json:

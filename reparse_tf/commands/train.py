@@ -35,12 +35,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.task != "parse":
-        from reparse_tf.forensic_training import train_forensic
+        from reparse_tf.training.forensic_training import train_forensic
 
         train_forensic(args.task, args.examples, args.fold, preset=args.preset, out_dir=args.out, real=args.real,
                        epochs=args.epochs, seed=args.seed, fingerprint_weight=0.0 if args.no_fingerprint else None)
         return 0
-    from reparse_tf.training import train
+    from reparse_tf.training.parser_training import train
 
     train(args.examples, args.cluster_gt, args.fold, preset=args.preset, out_dir=args.out, parser=args.parser,
           fingerprint=not args.no_fingerprint, random_gt=args.random_gt, backbone=args.backbone,

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from reparse_tf.artifacts import write_json
-from reparse_tf.labels import LabelTable, write_labels
-from reparse_tf.schema import load_schema
+from reparse_tf.data.labels import LabelTable, write_labels
+from reparse_tf.data.schema import load_schema
+from reparse_tf.serving.artifacts import write_json
 from reparse_tf.zoo.spec import CONTENT_REDRAW_FROM, PRESETS, GMSpec, draw_specs, redrawn
 
 log = logging.getLogger(__name__)

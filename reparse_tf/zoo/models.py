@@ -31,7 +31,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from reparse_tf.schema import HyperparameterSchema, load_schema
+from reparse_tf.data.schema import HyperparameterSchema, load_schema
 from reparse_tf.zoo.layers import (
     AdaIN,
     AffineCoupling,

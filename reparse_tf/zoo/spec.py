@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from reparse_tf.schema import load_schema
+from reparse_tf.data.schema import load_schema
 from reparse_tf.zoo.content import CONTENTS
 
 FAMILIES = ("GAN", "VAE", "AA", "AR", "NF")

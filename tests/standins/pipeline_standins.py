@@ -27,7 +27,7 @@ def _write(out_dir, name: str, payload: dict) -> Path:
 
 def build_zoo(out_root, preset="tiny", seed=0, image_size=64):
     _maybe_fail("build_zoo")
-    from reparse_tf.synthetic import make_synthetic_layout
+    from reparse_tf.data.synthetic import make_synthetic_layout
 
     make_synthetic_layout(out_root, n_gms=4, images_per_gm=2, size=16, seed=seed)
     return Path(out_root)
@@ -82,11 +82,14 @@ def evaluate_forensic(model_dir, examples_dir, out_dir):
     return result
 
 
-def push(model_dir, serving_dir, model_name="reparse", version=None):
+def push(model_dir, serving_dir, model_name="reparse", version=None, card=None):
     _maybe_fail("push")
     root = Path(serving_dir) / model_name
     version = version or 1 + max((int(p.name) for p in root.glob("[0-9]*")), default=0)
     out = root / str(version)
     out.mkdir(parents=True)
     (out / "saved_model.pb").write_bytes(b"stand-in")
+    if card is not None:
+        (out / "assets.extra").mkdir()
+        (out / "assets.extra" / "model_card.json").write_text(json.dumps(card))
     return out

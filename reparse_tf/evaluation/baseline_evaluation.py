@@ -1,0 +1,130 @@
+"""Score the parsing baselines on a fold's unseen test GMs, in the result format of
+:func:`reparse_tf.evaluation.parsing_evaluation.evaluate_model` (``summary``, per-parameter ``metrics``, ``per_gm``,
+``multi_image``), so the benchmark tables, the significance tests and the report treat them like
+any trained variant.
+
+Baselines fit on the same GMs as the model (the fold's training GMs less its validation GMs) and
+are scored in the same normalised units (min-max of those GMs). Results are cached per baseline
+in ``OUT/<baseline>/result.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from reparse_tf.data.folds import DEFAULT_VALIDATION_FRACTION, fold_gms
+from reparse_tf.data.manifest import has_manifest
+from reparse_tf.data.schema import MinMaxNormalizer, load_schema, split_labels
+from reparse_tf.evaluation import baselines as B
+from reparse_tf.evaluation.parsing_evaluation import load_examples, score_predictions, subsample_per_gm
+from reparse_tf.serving.artifacts import write_json
+from reparse_tf.targets.cluster_ground_truth import read_fold_info
+
+BASELINES = (*B.LABEL_BASELINES, "spectral_peer")
+LABELS = {**B.LABELS, "spectral_peer": "Spectral peer (FFT + histograms, ridge / logistic)"}
+
+
+def mean_of_results(results: list[dict]) -> dict:
+    """Element-wise mean of the numeric leaves of result dicts with one structure (lists and strings
+    are taken from the first: label-copy draws)."""
+    first = next((r for r in results if r is not None), None)
+    if isinstance(first, dict):
+        return {k: mean_of_results([r[k] for r in results if isinstance(r, dict) and k in r]) for k in first}
+    if isinstance(first, bool) or not isinstance(first, int | float):
+        return first
+    vals = [float(r) for r in results if isinstance(r, int | float) and r is not None and np.isfinite(r)]
+    return float(np.mean(vals)) if vals else None
+
+
+def evaluate_baselines(examples_dir: str | Path, fold: int, out_dir: str | Path, names: tuple[str, ...] = BASELINES,
+                       seed: int = 0, copy_draws: int = 20, peer_images_per_gm: int = 100,
+                       validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
+                       max_train_gms: int | None = None) -> dict[str, dict]:
+    """``{baseline: result}`` for fold ``fold`` of an examples dir (cached in ``out_dir``);
+    ``max_train_gms``: fit on a family-stratified subset of the fitted GMs (learning curve)."""
+    unknown = [n for n in names if n not in BASELINES]
+    if unknown:
+        raise ValueError(f"unknown baselines {unknown}; known: {', '.join(BASELINES)}")
+    out_dir = Path(out_dir)
+    results = {n: json.loads((out_dir / n / "result.json").read_text()) for n in names
+               if (out_dir / n / "result.json").is_file()}
+    todo = [n for n in names if n not in results]
+    if not todo:
+        return results
+    schema = load_schema()
+    labels, folds, _ = read_fold_info(examples_dir)
+    split_gms = fold_gms(folds, fold, labels.type_of, validation_fraction, max_train_gms=max_train_gms)
+    fit_gms, val_gms, test_gms = split_gms.fit, split_gms.validation, split_gms.test
+    normalizer = MinMaxNormalizer.fit(labels.subset(split_gms.normalizer).values[:, schema.continuous_index], schema)
+    fit_table, test_table = labels.subset(fit_gms), labels.subset(test_gms)
+    test = load_examples(examples_dir, test_gms)
+    true_cont, true_disc = split_labels(test["labels"], normalizer, schema)
+    rng = np.random.default_rng(seed)
+    common = {"fold": fold, "train_gms": fit_gms, "validation_gms": val_gms, "test_gms": test_gms,
+              "n_test_images": int(len(test["gm"]))}
+
+    def score(cont: np.ndarray, disc: np.ndarray, probs=None, per_gm_constant: bool = True) -> dict:
+        # a prediction that is one vector per GM aggregates to itself: one multi-image draw is exact
+        return score_predictions(true_cont, cont, true_disc, disc, test, probs, schema, seed,
+                                 repeats=1 if per_gm_constant else 5)
+
+    for name in todo:
+        t0 = time.perf_counter()
+        extra: dict = {}
+        if name == "constant":
+            r = score(*B.expand_to_images(B.constant(fit_table, test_table, normalizer, schema), test_gms, test["gm"]))
+        elif name == "family_oracle":
+            r = score(*B.expand_to_images(B.family_oracle(fit_table, test_table, normalizer, schema), test_gms,
+                                          test["gm"]))
+            extra["uses_true_family"] = True
+        elif name == "label_copy":
+            draws = [score(*B.expand_to_images(B.label_copy(fit_table, test_table, normalizer, rng, schema),
+                                               test_gms, test["gm"])) for _ in range(copy_draws)]
+            r = mean_of_results(draws)
+            extra["draws"] = copy_draws
+            extra["draw_summaries"] = [d["summary"] for d in draws]
+        else:
+            r, extra = _spectral_peer(examples_dir, fit_gms, normalizer, test, score, peer_images_per_gm, seed)
+        r = {**r, **common, **extra, "variant": name, "seconds": time.perf_counter() - t0}
+        write_json(out_dir / name / "result.json", r, indent=1, strict=False)
+        results[name] = r
+    return {n: results[n] for n in names}
+
+
+def model_baselines(meta: dict, examples_dir: str | Path, fold: int, out_dir: str | Path, seed: int = 0,
+                    names: tuple[str, ...] = B.LABEL_BASELINES) -> dict:
+    """The label baselines of a trained model's own split (its fitted GMs, the same test GMs), for the
+    report and the model card: ``{baseline: {"summary", "uses_true_family"}}`` or ``{"skipped": why}``."""
+    if not has_manifest(examples_dir):
+        return {"skipped": f"{examples_dir} has no ingest manifest: baselines need `reparse ingest` output"}
+    fraction = (meta.get("preset") or {}).get("validation_fraction", DEFAULT_VALIDATION_FRACTION)
+    results = evaluate_baselines(examples_dir, fold, out_dir, names=names, seed=seed, validation_fraction=fraction)
+    fit = sorted(meta.get("train_gms") or [])
+    if fit and any(sorted(r["train_gms"]) != fit for r in results.values()):
+        return {"skipped": "the model was fitted on another GM subset than the fold's default split"}
+    return {n: {"summary": r["summary"], "uses_true_family": bool(r.get("uses_true_family"))}
+            for n, r in results.items()}
+
+
+def _spectral_peer(examples_dir, fit_gms, normalizer, test, score, per_gm: int, seed: int) -> tuple[dict, dict]:
+    from reparse_tf.evaluation.spectral_peer import SpectralPeer, spectral_features
+
+    schema = load_schema()
+    train = load_examples(examples_dir, fit_gms)
+    keep = subsample_per_gm(train["gm"], per_gm, seed)
+    images, gms = np.asarray(train["images"])[keep], np.asarray(train["gm"]).astype(str)[keep]
+    labels = np.asarray(train["labels"], np.float64)[keep]
+    cont, disc = split_labels(labels, normalizer, schema)
+    features = spectral_features(images)   # once, for the fit and the held-in scores
+    peer = SpectralPeer.fit(images, gms, cont, disc, schema, seed, features=features)
+    pred_c, pred_d, probs = peer.predict(features=spectral_features(test["images"]))
+    heldin_c, heldin_d, _ = peer.predict(features=features)
+    heldin = score_predictions(cont, heldin_c, disc, heldin_d, {"gm": gms, "gm_type": train["gm_type"][keep],
+                                                                  "content": train["content"][keep]},
+                               None, schema, seed, n_images=())["summary"]
+    return score(pred_c, pred_d, probs, per_gm_constant=False), {"chosen": peer.chosen, "heldin_summary": heldin,
+                                          "train_images": int(len(images))}

@@ -1,0 +1,43 @@
+"""The benchmark's variants (the method, its ablations and baselines) and how tables name them.
+
+A module of its own so the report can name the rows without importing the benchmark runner.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reparse_tf.evaluation.baseline_evaluation import LABELS as BASELINE_LABELS
+
+# variant -> keyword arguments of reparse_tf.training.parser_training.train ("overrides": preset fields changed)
+VARIANTS: dict[str, dict[str, Any]] = {
+    "full": {"parser": "two", "fingerprint": True, "backbone": "fen", "random_gt": False},
+    "random_gt": {"parser": "two", "fingerprint": True, "backbone": "fen", "random_gt": True},
+    "no_fingerprint": {"parser": "two", "fingerprint": False, "backbone": "fen", "random_gt": False},
+    "one_parser": {"parser": "one", "fingerprint": True, "backbone": "fen", "random_gt": False},
+    "cnn": {"parser": "two", "fingerprint": False, "backbone": "cnn", "random_gt": False},
+    # ablations of the training recipe (issue: what the diagnostics show)
+    "family_clusters": {"parser": "two", "fingerprint": True, "backbone": "fen", "random_gt": False,
+                        "overrides": {"clusters": "family"}},
+    "balanced_loss": {"parser": "two", "fingerprint": True, "backbone": "fen", "random_gt": False,
+                      "overrides": {"class_weight_norm": True, "continuous_weight": 10.0}},
+    "family_balanced": {"parser": "two", "fingerprint": True, "backbone": "fen", "random_gt": False,
+                        "overrides": {"clusters": "family", "class_weight_norm": True, "continuous_weight": 10.0}},
+    # content-invariant PN input: the pooled log spectrum of the fingerprint instead of conv blocks
+    "spectral_encoder": {"parser": "two", "fingerprint": True, "backbone": "fen", "random_gt": False,
+                         "overrides": {"encoder": "spectral"}},
+    "dropout": {"parser": "two", "fingerprint": True, "backbone": "fen", "random_gt": False,
+                "overrides": {"dropout": 0.5}},
+}
+DEFAULT_VARIANTS = ("full", "random_gt", "no_fingerprint", "one_parser", "cnn")
+LABELS = {"full": "Full method (FEN + PN)", "random_gt": "Random ground truth", "no_fingerprint": "No fingerprint",
+          "one_parser": "One parser", "cnn": "CNN backbone", "family_clusters": "Full, one cluster per family",
+          "balanced_loss": "Full, balanced loss terms", "family_balanced": "Full, family clusters + balanced loss",
+          "spectral_encoder": "Full, spectral encoder", "dropout": "Full, dropout 0.5 on the embedding",
+          **BASELINE_LABELS}
+# a trained variant's frozen embedding under the spectral peer's regularised linear heads (evaluation's
+# ``linear_heads``): tells the representation from the network's own heads
+READOUT = "+readout"
+LABELS.update({f"{v}{READOUT}": f"{LABELS[v]}, linear readout of the embedding" for v in VARIANTS})
+TABLE_COLUMNS = ("continuous_l1", "continuous_pearson", "continuous_r2", "continuous_ransac_slope",
+                 "discrete_f1", "discrete_accuracy", "loss_f1", "loss_accuracy")

@@ -1,0 +1,110 @@
+"""A trained detector / attribution network, from its MODEL DIR or a pushed SavedModel.
+
+:func:`load_classifier` accepts a MODEL DIR (``model.keras`` + ``task_meta.json``), a pushed
+SavedModel version dir or a pushed model root (highest version; needs TensorFlow). Both give the
+same :class:`SourceClassifier` interface: ``logits(images)`` and ``answer(images)`` (the decoded
+answer at the thresholds chosen on validation data).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reparse_tf.data.real_images import REAL
+from reparse_tf.training.forensic_training import META_FILE, probabilities, unknown_scores
+
+#: open-set score used for the "unknown generator" answer
+OPEN_SET_SCORE = "msp"
+
+
+class SourceClassifier:
+    """Logits of uint8 images from a Keras model or a SavedModel signature, plus the task's metadata."""
+
+    def __init__(self, logits_fn, meta: dict, path: Path):
+        self._logits_fn, self.meta, self.path = logits_fn, meta, path
+        self.task: str = meta["task"]
+        self.classes: list[str] = list(meta["classes"])
+        self.image_size = int(meta["image_size"])
+        self.thresholds: dict = meta.get("thresholds", {})
+
+    def logits(self, images_uint8: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        images = np.asarray(images_uint8, np.uint8)
+        if images.ndim != 4 or images.shape[1:] != (self.image_size, self.image_size, 3):
+            raise ValueError(f"expected uint8 [N, {self.image_size}, {self.image_size}, 3] images, got {images.shape}")
+        out = [np.asarray(self._logits_fn(images[s:s + batch_size]), np.float64)
+               for s in range(0, len(images), batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, 1 if self.task == "detect" else len(self.classes)))
+
+    def answer(self, images_uint8: np.ndarray, batch_size: int = 64) -> list[dict[str, Any]]:
+        """Per image: detect ``{p_generated, generated}``; attribute ``{source, probability, top,
+        unknown_score, unknown}`` (``source`` is ``unknown generator`` above the open-set threshold)."""
+        z = self.logits(images_uint8, batch_size)
+        probs = probabilities(self.task, z)
+        if self.task == "detect":
+            thr = self.thresholds.get("p_generated", {}).get("threshold", 0.5)
+            return [{"p_generated": float(p), "generated": bool(p >= thr), "threshold": thr} for p in probs]
+        score = unknown_scores(z)[OPEN_SET_SCORE]
+        thr = self.thresholds.get(OPEN_SET_SCORE, {}).get("threshold")
+        out = []
+        for p, s in zip(probs, score, strict=True):
+            order = np.argsort(-p)[:3]
+            unknown = thr is not None and s >= thr
+            best = self.classes[order[0]]
+            out.append({"source": "unknown generator" if unknown else best, "most_likely_known": best,
+                        "probability": float(p[order[0]]), "top": [[self.classes[k], float(p[k])] for k in order],
+                        "unknown_score": float(s), "unknown": bool(unknown), "threshold": thr,
+                        "generated": best != REAL or bool(unknown)})
+        return out
+
+
+def _keras_classifier(model_dir: Path) -> SourceClassifier:
+    import keras
+
+    from reparse_tf.training.forensic_training import logits_model
+
+    meta = json.loads((model_dir / META_FILE).read_text())
+    model = logits_model(keras.saving.load_model(model_dir / "model.keras"))
+    return SourceClassifier(lambda x: model.predict(x, verbose=0), meta, model_dir)
+
+
+def _saved_model_classifier(version_dir: Path) -> SourceClassifier:
+    import tensorflow as tf
+
+    from reparse_tf.serving.saved_model import ASSETS_EXTRA
+
+    meta = json.loads((version_dir / ASSETS_EXTRA / META_FILE).read_text())
+    serve = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+    return SourceClassifier(lambda x: serve(images=tf.constant(x))["logits"].numpy(), meta, version_dir)
+
+
+def is_forensic_model(path: str | Path) -> bool:
+    """True for a detector / attribution MODEL DIR or pushed version dir."""
+    from reparse_tf.serving.saved_model import ASSETS_EXTRA
+
+    p = Path(path)
+    return (p / META_FILE).is_file() or (p / ASSETS_EXTRA / META_FILE).is_file()
+
+
+def load_classifier(path: str | Path, task: str | None = None) -> SourceClassifier:
+    """The detector / attribution network at ``path`` (module docstring); ``task`` checks its kind."""
+    from reparse_tf.serving.saved_model import ASSETS_EXTRA
+
+    p = Path(path)
+    if (p / "model.keras").is_file() and (p / META_FILE).is_file():
+        clf = _keras_classifier(p)
+    else:
+        from reparse_tf.serving.artifacts import saved_model_dir
+
+        p = saved_model_dir(p)
+        if not (p / "saved_model.pb").is_file() or not (p / ASSETS_EXTRA / META_FILE).is_file():
+            raise FileNotFoundError(f"{path}: not a detector / attribution model (a MODEL DIR with model.keras + "
+                                    f"{META_FILE}, or a pushed SavedModel with {ASSETS_EXTRA}/{META_FILE})")
+        clf = _saved_model_classifier(p)
+    if task is not None and clf.task != task:
+        raise ValueError(f"{path}: a {clf.task!r} model, not a {task!r} model (train one with "
+                         f"`reparse train --task {task}`)")
+    return clf

@@ -1,0 +1,50 @@
+"""The model card a pushed SavedModel carries (``assets.extra/model_card.json``): what the model was
+measured at on GMs it never saw, beside the baselines of the same evaluation, so whoever serves it can
+read how far to trust it."""
+
+from __future__ import annotations
+
+import datetime
+import platform
+from typing import Any
+
+from reparse_tf.evaluation.variants import TABLE_COLUMNS
+
+CARD_FILE = "model_card.json"
+
+
+def _scalars(values: dict | None) -> dict[str, Any]:
+    return {k: v for k, v in (values or {}).items() if isinstance(v, bool | int | float | str) or v is None}
+
+
+def _summary(row: dict) -> dict[str, Any]:
+    return {k: row.get("summary", {}).get(k) for k in TABLE_COLUMNS}
+
+
+def model_card(evaluation: dict) -> dict[str, Any]:
+    """The card of an evaluation result (:func:`reparse_tf.evaluation.parsing_evaluation.evaluate_model`
+    or :func:`reparse_tf.evaluation.forensic_evaluation.evaluate_forensic`)."""
+    task = evaluation.get("task", "parse")
+    card: dict[str, Any] = {
+        "task": task, "fold": evaluation.get("fold"), "examples_dir": evaluation.get("examples_dir"),
+        "test_gms": evaluation.get("test_gms"), "n_test_images": evaluation.get("n_test_images"),
+        "measured": {"date": datetime.date.today().isoformat(), "machine": platform.platform(),
+                     "processor": platform.processor() or platform.machine()},
+        "note": "figures on GMs unseen in training; baselines from the same evaluation",
+    }
+    if task == "parse":
+        card["metrics"] = _summary(evaluation)
+        card["baselines"] = {n: {**_summary(b), "uses_true_family": b.get("uses_true_family", False)}
+                             for n, b in (evaluation.get("baselines") or {}).items() if isinstance(b, dict)
+                             and "summary" in b}
+        card["linear_heads"] = {n: _summary(h) for n, h in (evaluation.get("linear_heads") or {}).items()
+                                if isinstance(h, dict) and "summary" in h}
+        if isinstance((evaluation.get("baselines") or {}).get("skipped"), str):
+            card["baselines_skipped"] = evaluation["baselines"]["skipped"]
+    else:
+        card["metrics"] = _scalars(evaluation.get("method"))
+        card["baselines"] = {"spectral_peer": _scalars(evaluation.get("spectral_peer")),
+                             "chance": _scalars(evaluation.get("chance"))}
+        if "open_set" in evaluation:
+            card["open_set"] = {k: _scalars(v) for k, v in evaluation["open_set"].items() if isinstance(v, dict)}
+    return card

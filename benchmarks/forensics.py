@@ -1,11 +1,12 @@
 """Deepfake detection and image attribution over leave-GMs-out folds (TPAMI sec. 4.5 tasks).
 
     python benchmarks/forensics.py --examples EXAMPLES_DIR --work DIR [--folds 0,1,2,3]
-        [--tasks detect,attribute] [--preset cpu] [--no-fingerprint] [--include EARLIER.json] [--out PREFIX]
+        [--tasks detect,attribute] [--preset cpu] [--fingerprint] [--include EARLIER.json] [--out PREFIX]
 
 Per fold and task: trains ``reparse train --task`` (skipped when ``DIR/<task>-fold<k>/model.keras``
 exists, and the evaluation when its JSON is newer: resumable; ``DIR/<task>-nofp-fold<k>`` with
-``--no-fingerprint``, the ablation without J_f), then evaluates it on the fold's test split
+without J_f, the default; ``DIR/<task>-fold<k>`` with ``--fingerprint``, the paper's recipe), then
+evaluates it on the fold's test split
 (:func:`reparse_tf.evaluation.forensic_evaluation.evaluate_forensic`), with the spectral peer and chance from the
 same run. Prints and writes (PREFIX.md / .json) mean ± std over folds: detection AUC on unseen GMs and
 unseen real images, overall and per family; attribution closed-set accuracy over real + every fit GM
@@ -17,6 +18,7 @@ spectral peer and chance; the table names the file and machine they came from).
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import platform
@@ -92,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     from reparse_tf.evaluation.forensic_evaluation import evaluate_forensic
     from reparse_tf.serving.artifacts import write_json
     from reparse_tf.training.forensic_training import train_forensic
+    from reparse_tf.training.presets import get_preset
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--examples", required=True)
@@ -100,20 +103,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tasks", default="detect,attribute")
     ap.add_argument("--preset", default="cpu")
     ap.add_argument("--epochs", type=int, default=None)
-    ap.add_argument("--no-fingerprint", action="store_true", help="ablation: no fingerprint constraints J_f")
+    ap.add_argument("--fingerprint", action="store_true",
+                    help="the paper's recipe: J_f on generated images (default: the preset's, without)")
+    ap.add_argument("--no-fingerprint", action="store_true", help="without J_f (the default; kept for old commands)")
     ap.add_argument("--out", default=None, help="output prefix (writes PREFIX.md and PREFIX.json)")
     ap.add_argument("--include", action="append", default=[], metavar="JSON",
                     help="an earlier run's PREFIX.json whose other folds join the table (same preset and ablation)")
     args = ap.parse_args(argv)
     work = Path(args.work)
     folds = [int(f) for f in args.folds.split(",")]
+    preset = get_preset(args.preset)
+    weight = preset.fingerprint_weight if args.fingerprint else preset.classifier_fingerprint_weight
+    fingerprint = weight > 0
     results: dict[str, list[dict]] = {}
     for task in args.tasks.split(","):
         for fold in folds:
-            d = work / f"{task}{'-nofp' if args.no_fingerprint else ''}-fold{fold}"
+            d = work / f"{task}{'' if fingerprint else '-nofp'}-fold{fold}"
             if not (d / "model.keras").is_file():
                 train_forensic(task, args.examples, fold, args.preset, d, epochs=args.epochs,
-                               fingerprint_weight=0.0 if args.no_fingerprint else None)
+                               fingerprint_weight=weight)
             done = d / "evaluation" / f"{task}.json"
             if done.is_file() and done.stat().st_mtime >= (d / "model.keras").stat().st_mtime:
                 r = json.loads(done.read_text())  # evaluated already (resumable)
@@ -121,9 +129,10 @@ def main(argv: list[str] | None = None) -> int:
                 r = evaluate_forensic(d, args.examples, d / "evaluation")
             results.setdefault(task, []).append({**r, "machine": r.get("machine") or _machine()})
             print((d / "evaluation" / f"{task}.md").read_text(), flush=True)
-    sources = _include(results, args.include, args.preset, not args.no_fingerprint)
+    sources = _include(results, args.include, args.preset, fingerprint)
     lines = [f"Preset `{args.preset}`, examples `{os.path.basename(os.path.normpath(args.examples))}`"
-             f"{', no fingerprint constraints (ablation)' if args.no_fingerprint else ''}; folds run here on "
+             f"{', with the fingerprint constraints J_f (the paper)' if fingerprint else ', without J_f'}; folds run "
+             f"here on "
              f"{_machine()}{'; ' + '; '.join(sources) if sources else ''}.", ""]
     for task, runs in results.items():
         runs.sort(key=lambda r: r["fold"])
@@ -134,20 +143,23 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(f"{args.out}.md").write_text(text)
         write_json(Path(f"{args.out}.json"), {"preset": args.preset, "folds": folds, "included": sources,
-                                              "fingerprint": not args.no_fingerprint, "results": results,
+                                              "fingerprint": fingerprint, "fingerprint_weight": weight,
+                                              "results": results,
                                               "significance": {t: significance(t, r) for t, r in results.items()}})
     return 0
 
 
 def _machine() -> str:
-    """The CPU model (lscpu's name) or the platform: where a fold's figures were measured."""
+    """The CPU model and core count, and the date: where and when a fold's figures were measured."""
+    name = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+                name = line.split(":", 1)[1].strip()
+                break
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return f"{os.cpu_count()}-core {name} ({datetime.date.today().isoformat()})"
 
 
 def _include(results: dict[str, list[dict]], paths: list[str], preset: str, fingerprint: bool) -> list[str]:

@@ -29,6 +29,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _STARTED = re.compile(r"Executing task '([\w-]+)'")
 _FINISHED = re.compile(r"Task '([\w-]+)' finished with status (\w+)")
 LOG_FILE = "pipeline.log"
+_PREFIX = r"\[reparse pipeline]"  # escaped: rich would read "[reparse pipeline]" as markup
 
 # stable names under --out for the artifacts a user looks for first
 STABLE_LINKS = {"evaluation": "report", "model": "model", "blessing": "blessing"}
@@ -126,7 +127,7 @@ def _logged(log_path: Path, progress: bool) -> Iterator[None]:
     with log_path.open("a", buffering=1) as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
-        console.print(f"[reparse pipeline] full log: {log_path}")
+        console.print(f"{_PREFIX} full log: {log_path}")
         follower = threading.Thread(target=_follow, args=(log_path, console, stop), daemon=True)
         if progress:
             follower.start()
@@ -163,7 +164,7 @@ def _follow(log_path: Path, console, stop: threading.Event) -> None:
                 step, status = m.groups()
                 took = time.perf_counter() - started.get(step, time.perf_counter())
                 mark = "[green]done[/green]" if status == "SUCCESS" else f"[red]{status.lower()}[/red]"
-                console.print(f"[reparse pipeline] {step:<22} {mark} in {took:6.1f} s")
+                console.print(f"{_PREFIX} {step:<22} {mark} in {took:6.1f} s")
 
 
 def _link(target: Path, link: Path) -> Path:

@@ -178,3 +178,20 @@ def test_pushed_detector_answers_png_bytes(forensic_models, tmp_path):
         key = "p_generated" if task == "detect" else "probabilities"
         want = probabilities(task, local.logits(images))
         assert np.allclose(out[key].numpy(), want, atol=1e-4)
+
+
+def test_classifier_fingerprint_weight_defaults_to_none_and_the_paper_is_opt_in():
+    from reparse_tf.cli import build_parser
+    from reparse_tf.commands.train import _classifier_weight
+    from reparse_tf.training.presets import get_preset
+
+    def weight(*flags):
+        return _classifier_weight(build_parser().parse_args(["train", "--task", "detect", "--examples", "E",
+                                                             "--fold", "0", "--preset", "cpu", "--out", "M",
+                                                             *flags]))
+
+    assert weight() is None and get_preset("cpu").classifier_fingerprint_weight == 0.0
+    assert weight("--fingerprint") == get_preset("cpu").fingerprint_weight == 1.0
+    assert weight("--no-fingerprint") == 0.0
+    with pytest.raises(SystemExit):  # one or the other
+        weight("--fingerprint", "--no-fingerprint")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -109,15 +110,19 @@ def test_failing_component_names_step_and_reason(standins, monkeypatch, tmp_path
         run_local(PipelineConfig(), tmp_path)
 
 
-def test_cli_runs_real_tiny_pipeline_end_to_end(tiny_zoo, tmp_path, capsys):
+def test_cli_runs_real_tiny_pipeline_end_to_end(tiny_zoo, tmp_path, capfd):
     """The real library on the tiny presets, once (on the session's tiny zoo, imported as --data):
     ingest -> cluster GT -> train -> evaluate (+ TFMA) -> a SavedModel in TF Serving layout."""
     from reparse_tf.cli import main
 
     code = main(["pipeline", "run", "--data", str(tiny_zoo), "--preset", "tiny", "--epochs", "1",
                  "--force", "--out", str(tmp_path)])
-    out = capsys.readouterr().out
+    out = capfd.readouterr().out
     assert code == 0, out[-3000:]
+    # the terminal: one line per step with its time; the orchestrator's output is in the log only
+    for step in ("ingest", "cluster-ground-truth", "trainer", "evaluator", "pusher"):
+        assert re.search(rf"\[reparse pipeline\] {step}\s+done in\s+[\d.]+ s", out), (step, out[-2000:])
+    assert "Executing task" not in out and "Executing task" in (tmp_path / "pipeline.log").read_text()
     version = tmp_path / "serving" / "reparse" / "1"
     assert (version / "saved_model.pb").is_file() and (version / "assets.extra" / "parser_meta.json").is_file()
     assert (tmp_path / "report" / "evaluation.json").is_file() and (tmp_path / "report" / "report.html").is_file()

@@ -102,7 +102,7 @@ def compile_fingerprint_classifier(model: keras.Model, task: str, preset: str | 
     p = get_preset(preset)
     ce = keras.losses.BinaryCrossentropy(from_logits=True) if task == "detect" else \
         keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    weight = p.fingerprint_weight if fingerprint_weight is None else fingerprint_weight
+    weight = p.classifier_fingerprint_weight if fingerprint_weight is None else fingerprint_weight
     model.compile(optimizer=keras.optimizers.Adam(p.learning_rate),
                   loss={"logits": ce, "fingerprint": GeneratedFingerprintLoss()},
                   loss_weights={"logits": 1.0, "fingerprint": float(weight)},

@@ -254,7 +254,8 @@ def train_forensic(task: str, examples_dir: str | Path, fold: int, preset: str |
         fold: test fold: its GMs are never trained on, validated on or calibrated on.
         real: files / folders of real images (default: the packaged zoo content of the GMs' contents).
         max_real_per_content: draw at most this many packaged real images per content (small runs).
-        fingerprint_weight: multiplier of J_f (None: the preset's; 0: no fingerprint constraints).
+        fingerprint_weight: multiplier of J_f (None: the preset's ``classifier_fingerprint_weight``, 0;
+            the paper's recipe is the preset's ``fingerprint_weight``, 1).
         arrays, real_images: pre-loaded data (tests, benchmarks).
     """
     from reparse_tf.training.parser_training import HistoryWriter, training_inputs
@@ -302,7 +303,8 @@ def train_forensic(task: str, examples_dir: str | Path, fold: int, preset: str |
             "test_gms": gms.test, "real": {"source": real_images.source, "paths": [str(r) for r in real or []],
                                            "max_per_content": max_real_per_content,
                                            "counts": real_images.counts()},
-            "fingerprint_weight": p.fingerprint_weight if fingerprint_weight is None else fingerprint_weight,
+            "fingerprint_weight": p.classifier_fingerprint_weight if fingerprint_weight is None
+            else fingerprint_weight,
             "selected_epoch": best_epoch, "validation_score": best_score,
             "thresholds": calibrate(task, val_logits, y["validation"]), "examples_dir": str(examples_dir),
             "backend": keras.backend.backend(), "images_per_epoch": len(data.index),

@@ -21,7 +21,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 from pathlib import Path
 
 import numpy as np
@@ -103,9 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tasks", default="detect,attribute")
     ap.add_argument("--preset", default="cpu")
     ap.add_argument("--epochs", type=int, default=None)
-    ap.add_argument("--fingerprint", action="store_true",
+    fp = ap.add_mutually_exclusive_group()
+    fp.add_argument("--fingerprint", action="store_true",
                     help="the paper's recipe: J_f on generated images (default: the preset's, without)")
-    ap.add_argument("--no-fingerprint", action="store_true", help="without J_f (the default; kept for old commands)")
+    fp.add_argument("--no-fingerprint", action="store_true", help="without J_f (the default; kept for old commands)")
     ap.add_argument("--out", default=None, help="output prefix (writes PREFIX.md and PREFIX.json)")
     ap.add_argument("--include", action="append", default=[], metavar="JSON",
                     help="an earlier run's PREFIX.json whose other folds join the table (same preset and ablation)")
@@ -151,15 +151,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _machine() -> str:
     """The CPU model and core count, and the date: where and when a fold's figures were measured."""
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()}-core {name} ({datetime.date.today().isoformat()})"
+    from reparse_tf.serving.model_card import processor_name
+
+    return f"{os.cpu_count()}-core {processor_name()} ({datetime.date.today().isoformat()})"
 
 
 def _include(results: dict[str, list[dict]], paths: list[str], preset: str, fingerprint: bool) -> list[str]:

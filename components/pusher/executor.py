@@ -10,14 +10,11 @@ from reparse_tf.serving.artifacts import write_json
 
 def execute(model: str, blessing: str, pushed_model: str, serving_dir: str, model_name: str, force: bool) -> dict:
     """Push ``model`` if ``blessing`` says so (or ``force``); return artifact metadata."""
-    import json
-
     from reparse_tf.evaluation.blessing import Blessing
-    from reparse_tf.serving.model_card import CARD_FILE
+    from reparse_tf.serving.model_card import load_card
 
     verdict = Blessing.load(blessing)
-    card_path = Path(blessing) / CARD_FILE
-    card = json.loads(card_path.read_text()) if card_path.is_file() else None
+    card = load_card(blessing)
     record: dict = {"blessed": verdict.blessed, "forced": bool(force and not verdict.blessed), "pushed": False,
                     "model_name": model_name}
     if not (verdict.blessed or force):

@@ -25,15 +25,14 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from reparse_tf.evaluation.blessing import BLESSING_FILE, Blessing, check
-    from reparse_tf.serving.model_card import CARD_FILE, model_card
+    from reparse_tf.serving.model_card import CARD_FILE, load_card, model_card
 
     card = None
     if args.evaluation:
         path = Path(args.evaluation)
         if path.is_dir() or path.name == BLESSING_FILE:
             verdict = Blessing.load(path)
-            card_path = (path if path.is_dir() else path.parent) / CARD_FILE
-            card = json.loads(card_path.read_text()) if card_path.is_file() else None
+            card = load_card(path if path.is_dir() else path.parent)
         else:
             from reparse_tf.pipeline.configs import DEFAULT_THRESHOLDS
 

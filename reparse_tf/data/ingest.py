@@ -1,7 +1,7 @@
 """``ImageIngest``: a RED layout -> gzipped TFRecord shards of ``tf.train.Example`` (Apache Beam).
 
 Steps: validate the layout before any work (:func:`reparse_tf.data.layout.scan_layout`), assign GMs to
-folds (:func:`reparse_tf.data.folds.assign_folds`), decode/validate/convert/resize every image with
+folds (:func:`reparse_tf.data.folds.resolve_folds`), decode/validate/convert/resize every image with
 Pillow in a Beam ``ParDo`` (:mod:`reparse_tf.data.images`), write ``tfrecords/part-*-of-*.tfrecord.gz``
 plus a per-image report, then summarise into ``manifest.json``, ``labels.csv`` and
 ``feature_schema.json``. Everything is written under ``<out>.tmp-<random>`` and renamed to

@@ -43,9 +43,10 @@ def mean_of_results(results: list[dict]) -> dict:
 def evaluate_baselines(examples_dir: str | Path, fold: int, out_dir: str | Path, names: tuple[str, ...] = BASELINES,
                        seed: int = 0, copy_draws: int = 20, peer_images_per_gm: int = 100,
                        validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
-                       max_train_gms: int | None = None) -> dict[str, dict]:
+                       max_train_gms: int | None = None, test: dict[str, np.ndarray] | None = None) -> dict[str, dict]:
     """``{baseline: result}`` for fold ``fold`` of an examples dir (cached in ``out_dir``);
-    ``max_train_gms``: fit on a family-stratified subset of the fitted GMs (learning curve)."""
+    ``max_train_gms``: fit on a family-stratified subset of the fitted GMs (learning curve); ``test``:
+    the fold's test arrays when the caller has loaded them already (read from ``examples_dir`` otherwise)."""
     unknown = [n for n in names if n not in BASELINES]
     if unknown:
         raise ValueError(f"unknown baselines {unknown}; known: {', '.join(BASELINES)}")
@@ -61,7 +62,8 @@ def evaluate_baselines(examples_dir: str | Path, fold: int, out_dir: str | Path,
     fit_gms, val_gms, test_gms = split_gms.fit, split_gms.validation, split_gms.test
     normalizer = MinMaxNormalizer.fit(labels.subset(split_gms.normalizer).values[:, schema.continuous_index], schema)
     fit_table, test_table = labels.subset(fit_gms), labels.subset(test_gms)
-    test = load_examples(examples_dir, test_gms)
+    if test is None or set(np.asarray(test["gm"]).astype(str).tolist()) != set(test_gms):
+        test = load_examples(examples_dir, test_gms)
     true_cont, true_disc = split_labels(test["labels"], normalizer, schema)
     rng = np.random.default_rng(seed)
     common = {"fold": fold, "train_gms": fit_gms, "validation_gms": val_gms, "test_gms": test_gms,
@@ -96,13 +98,15 @@ def evaluate_baselines(examples_dir: str | Path, fold: int, out_dir: str | Path,
 
 
 def model_baselines(meta: dict, examples_dir: str | Path, fold: int, out_dir: str | Path, seed: int = 0,
-                    names: tuple[str, ...] = B.LABEL_BASELINES) -> dict:
-    """The label baselines of a trained model's own split (its fitted GMs, the same test GMs), for the
-    report and the model card: ``{baseline: {"summary", "uses_true_family"}}`` or ``{"skipped": why}``."""
+                    names: tuple[str, ...] = B.LABEL_BASELINES, test: dict[str, np.ndarray] | None = None) -> dict:
+    """The label baselines of a trained model's own split (its fitted GMs, the same test GMs, whose
+    arrays ``test`` the evaluation has loaded), for the report and the model card:
+    ``{baseline: {"summary", "uses_true_family"}}`` or ``{"skipped": why}``."""
     if not has_manifest(examples_dir):
         return {"skipped": f"{examples_dir} has no ingest manifest: baselines need `reparse ingest` output"}
     fraction = (meta.get("preset") or {}).get("validation_fraction", DEFAULT_VALIDATION_FRACTION)
-    results = evaluate_baselines(examples_dir, fold, out_dir, names=names, seed=seed, validation_fraction=fraction)
+    results = evaluate_baselines(examples_dir, fold, out_dir, names=names, seed=seed, validation_fraction=fraction,
+                                 test=test)
     fit = sorted(meta.get("train_gms") or [])
     if fit and any(sorted(r["train_gms"]) != fit for r in results.values()):
         return {"skipped": "the model was fitted on another GM subset than the fold's default split"}

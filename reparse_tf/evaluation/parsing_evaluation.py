@@ -423,7 +423,8 @@ def evaluate_model(model_dir: str | Path, examples_dir: str | Path, out_dir: str
                    "variant": dict(parser.meta.get("variant", {})), "preset": parser.meta.get("preset")})
     from reparse_tf.evaluation.baseline_evaluation import model_baselines  # imports this module
 
-    result["baselines"] = model_baselines(dict(parser.meta), examples_dir, fold, out_dir / "baselines", seed)
+    result["baselines"] = model_baselines(dict(parser.meta), examples_dir, fold, out_dir / "baselines", seed,
+                                          test=test)
     write_json(out_dir / RESULT_FILE, result, indent=1)
     print(f"[reparse evaluate] fold {fold}: {len(result['test_gms'])} test GMs, {result['n_test_images']} images -> "
           f"{out_dir / RESULT_FILE}")

@@ -5,12 +5,31 @@ read how far to trust it."""
 from __future__ import annotations
 
 import datetime
+import json
 import platform
+from pathlib import Path
 from typing import Any
 
 from reparse_tf.evaluation.variants import TABLE_COLUMNS
 
 CARD_FILE = "model_card.json"
+
+
+def processor_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows: where figures were measured."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_card(directory: str | Path) -> dict | None:
+    """The card an evaluator wrote into ``directory`` (a blessing folder), None when there is none."""
+    path = Path(directory) / CARD_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def _scalars(values: dict | None) -> dict[str, Any]:
@@ -29,7 +48,7 @@ def model_card(evaluation: dict) -> dict[str, Any]:
         "task": task, "fold": evaluation.get("fold"), "examples_dir": evaluation.get("examples_dir"),
         "test_gms": evaluation.get("test_gms"), "n_test_images": evaluation.get("n_test_images"),
         "measured": {"date": datetime.date.today().isoformat(), "machine": platform.platform(),
-                     "processor": platform.processor() or platform.machine()},
+                     "processor": processor_name()},
         "note": "figures on GMs unseen in training; baselines from the same evaluation",
     }
     if task == "parse":

@@ -123,29 +123,47 @@ def write_npz_shards(arrays: dict[str, np.ndarray], out_dir: str | Path, shard_s
     return paths
 
 
-def read_npz_shards(directory: str | Path, gms: list[str] | None = None,
-                    folds: list[int] | None = None) -> dict[str, np.ndarray]:
-    """Read all ``part-*.npz`` of ``directory`` (or of ``directory/npz``) into one arrays dict."""
+def shard_files(directory: str | Path) -> list[Path]:
+    """The ``part-*.npz`` files of ``directory`` (or of ``directory/npz``), sorted; an error when none."""
     directory = Path(directory)
     if (directory / "npz").is_dir():
         directory = directory / "npz"
     files = sorted(directory.glob("part-*.npz"))
     if not files:
         raise FileNotFoundError(f"{directory}: no npz shards (part-*.npz)")
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ARRAY_KEYS}
+    return files
+
+
+def read_npz_shards(directory: str | Path, gms: list[str] | None = None,
+                    folds: list[int] | None = None, stream: bool = False) -> dict[str, np.ndarray]:
+    """Read all ``part-*.npz`` of ``directory`` (or of ``directory/npz``) into one arrays dict.
+
+    ``stream``: leave the images on disk (``images`` is a :class:`reparse_tf.data.shard_images.ShardImages`
+    read on demand; the other keys are loaded). With a ``gms`` / ``folds`` filter, uncompressed shards give
+    up only the selected images, so the peak memory is theirs, not the whole zoo's."""
+    from reparse_tf.data.shard_images import ShardImages, select, streamable
+
+    files = shard_files(directory)
+    lazy = stream or ((gms is not None or folds is not None) and streamable(files))
+    keys = [k for k in ARRAY_KEYS if not (lazy and k == "images")]
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     for f in files:
         with np.load(f, allow_pickle=False) as z:
             missing = [k for k in ARRAY_KEYS if k not in z.files]
             if missing:
                 raise ValueError(f"{f}: npz shard lacks keys: {', '.join(missing)}")
-            for k in ARRAY_KEYS:
+            for k in keys:
                 parts[k].append(z[k])
     out = {k: np.concatenate(v) for k, v in parts.items()}
-    keep = np.ones(len(out["images"]), bool)
+    if lazy:
+        out["images"] = ShardImages.open(files)
+    keep = np.ones(len(out["gm"]), bool)
     if gms is not None:
         keep &= np.isin(out["gm"], np.asarray(list(gms), dtype=str))
     if folds is not None:
         keep &= np.isin(out["fold"], np.asarray(list(folds), dtype=np.int64))
     if not keep.all():
-        out = {k: v[keep] for k, v in out.items()}
+        out = {k: select(v, keep) for k, v in out.items()}
+    if lazy and not stream:
+        out["images"] = out["images"][slice(None)]
     return out

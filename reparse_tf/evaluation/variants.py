@@ -28,12 +28,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
                          "overrides": {"encoder": "spectral"}},
     "dropout": {"parser": "two", "fingerprint": True, "backbone": "fen", "random_gt": False,
                 "overrides": {"dropout": 0.5}},
+    # the same method under a fixed speed setting (the cpu preset's before it was measured per machine):
+    # parsing metrics must not depend on the dtype / XLA choice
+    "full_bf16_xla": {"parser": "two", "fingerprint": True, "backbone": "fen", "random_gt": False,
+                      "overrides": {"dtype_policy": "mixed_bfloat16", "jit_compile": True, "tune": False}},
 }
 DEFAULT_VARIANTS = ("full", "random_gt", "no_fingerprint", "one_parser", "cnn")
 LABELS = {"full": "Full method (FEN + PN)", "random_gt": "Random ground truth", "no_fingerprint": "No fingerprint",
           "one_parser": "One parser", "cnn": "CNN backbone", "family_clusters": "Full, one cluster per family",
           "balanced_loss": "Full, balanced loss terms", "family_balanced": "Full, family clusters + balanced loss",
           "spectral_encoder": "Full, spectral encoder", "dropout": "Full, dropout 0.5 on the embedding",
+          "full_bf16_xla": "Full, mixed_bfloat16 + XLA (fixed speed setting)",
           **BASELINE_LABELS}
 # a trained variant's frozen embedding under the spectral peer's regularised linear heads (evaluation's
 # ``linear_heads``): tells the representation from the network's own heads

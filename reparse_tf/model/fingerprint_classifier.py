@@ -60,10 +60,14 @@ class ShallowClassifier(layers.Layer):
         self.fc1.build((None, flat))
         self.fc2.build((None, self.hidden))
 
-    def call(self, x, training=None):
+    def embed(self, x, training=None):
+        """The first FC layer's output (``hidden`` features): what the logits are read from."""
         for conv in self.convs:
             x = conv(x, training=training)
-        return self.fc2(self.fc1(self.flatten(x)))
+        return self.fc1(self.flatten(x))
+
+    def call(self, x, training=None):
+        return self.fc2(self.embed(x, training=training))
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.n_outputs)
@@ -108,3 +112,14 @@ def compile_fingerprint_classifier(model: keras.Model, task: str, preset: str | 
                   loss_weights={"logits": 1.0, "fingerprint": float(weight)},
                   jit_compile=p.jit_compile, run_eagerly=p.run_eagerly)
     return model
+
+
+def classifier_embeddings(model: keras.Model, images, batch_size: int = 256):
+    """``[N, hidden]`` features of a trained detector / attributor (``ShallowClassifier.embed`` on its
+    fingerprint) for uint8 ``images``: to probe what its representation carries."""
+    import numpy as np
+
+    pre, fen, clf = model.get_layer("preprocess"), model.get_layer("fen"), model.get_layer("classifier")
+    out = [keras.ops.convert_to_numpy(clf.embed(fen(pre(images[i:i + batch_size]), training=False), training=False))
+           for i in range(0, len(images), batch_size)]
+    return np.concatenate(out)

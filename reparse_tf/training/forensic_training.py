@@ -37,6 +37,7 @@ from reparse_tf.model.fingerprint_classifier import (
     compile_fingerprint_classifier,
 )
 from reparse_tf.serving.artifacts import write_json
+from reparse_tf.training.hardware import tuned
 from reparse_tf.training.presets import Preset, get_preset
 
 META_FILE = "task_meta.json"
@@ -261,7 +262,7 @@ def train_forensic(task: str, examples_dir: str | Path, fold: int, preset: str |
     from reparse_tf.training.parser_training import HistoryWriter, training_inputs
 
     base = get_preset(preset)
-    p = base.with_overrides(epochs=epochs or base.classifier_epochs)
+    p = tuned(base.with_overrides(epochs=epochs or base.classifier_epochs))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     arrays, labels, folds = training_inputs(examples_dir, p.image_size, arrays)

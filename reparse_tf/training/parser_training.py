@@ -24,32 +24,36 @@ from reparse_tf.data.folds import fold_gms
 from reparse_tf.data.labels import LabelTable, read_labels
 from reparse_tf.data.manifest import has_manifest
 from reparse_tf.data.schema import HyperparameterSchema, load_schema, split_labels
+from reparse_tf.data.shard_images import select
 from reparse_tf.model.renet import build_model, compile_model
 from reparse_tf.serving.artifacts import write_json
 from reparse_tf.targets.cluster_ground_truth import MAX_K, ClusterGroundTruth, compute_cluster_ground_truth
 from reparse_tf.training.diagnostics import ParsingDiagnostics, best_epoch
+from reparse_tf.training.hardware import tuned
 from reparse_tf.training.presets import Preset, get_preset
 
 CHECKPOINT_PATTERN = "epoch_{epoch:03d}.keras"
 
 
 # -- data -----------------------------------------------------------------------------------------
-def training_inputs(examples_dir: str | Path, image_size: int, arrays: dict[str, np.ndarray] | None = None
-                    ) -> tuple[dict[str, np.ndarray], LabelTable, dict[str, int]]:
+def training_inputs(examples_dir: str | Path, image_size: int, arrays: dict[str, np.ndarray] | None = None,
+                    stream: bool | None = False) -> tuple[dict[str, np.ndarray], LabelTable, dict[str, int]]:
     """(arrays, labels, folds): :func:`load_training_data`, or the same from pre-loaded ``arrays``."""
     if arrays is None:
-        return load_training_data(examples_dir, image_size)
+        return load_training_data(examples_dir, image_size, stream=stream)
     labels = labels_from_arrays(arrays)
     gm_col, fold_col = np.asarray(arrays["gm"]).astype(str), np.asarray(arrays["fold"]).astype(int)
     return arrays, labels, {g: int(fold_col[np.flatnonzero(gm_col == g)[0]]) for g in labels.gms}
 
 
-def load_training_data(examples_dir: str | Path, image_size: int = 64, gms: list[str] | None = None
-                       ) -> tuple[dict[str, np.ndarray], LabelTable, dict[str, int]]:
+def load_training_data(examples_dir: str | Path, image_size: int = 64, gms: list[str] | None = None,
+                       stream: bool | None = False) -> tuple[dict[str, np.ndarray], LabelTable, dict[str, int]]:
     """(arrays, labels, folds) from an examples dir, npz-shard dir or RED layout root.
 
     ``arrays`` has the keys of ``reparse_tf.data.examples.load_arrays`` (images uint8 [N,H,W,3], gm,
-    gm_type, content, fold, labels [N,25]); only ``gms`` are loaded when given.
+    gm_type, content, fold, labels [N,25]); only ``gms`` are loaded when given. ``stream``: npz
+    shards' images stay on disk and are read per batch (:mod:`reparse_tf.data.shard_images`; None:
+    whenever the shards allow it, i.e. are uncompressed); other sources are always loaded.
     """
     d = Path(examples_dir)
     if not d.is_dir():
@@ -64,7 +68,11 @@ def load_training_data(examples_dir: str | Path, image_size: int = 64, gms: list
     elif (d / "npz").is_dir() or any(d.glob("part-*.npz")):
         from reparse_tf.data.npz_shards import read_npz_shards
 
-        arrays = read_npz_shards(d, gms=gms)
+        if stream is None:
+            from reparse_tf.data.shard_images import streamable
+
+            stream = streamable(d)
+        arrays = read_npz_shards(d, gms=gms, stream=bool(stream))
     elif (d / "labels.csv").is_file():
         from reparse_tf.data.npz_shards import read_layout_arrays
 
@@ -116,12 +124,12 @@ def diagnostic_samples(arrays: dict[str, np.ndarray], gm_col: np.ndarray, cgt: C
 
     r = rows_of(cgt.gms, heldin_per_gm)
     g = cgt.gm_rows(gm_col[r])
-    heldin = (np.asarray(arrays["images"])[r], cgt.gm_continuous[g], cgt.gm_discrete[g])
+    heldin = (arrays["images"][r], cgt.gm_continuous[g], cgt.gm_discrete[g])
     if not val_gms:
         return heldin, None
     r = rows_of(val_gms, val_per_gm)
     labels = np.asarray(arrays["labels"], np.float64)[r]
-    return heldin, (np.asarray(arrays["images"])[r], *split_labels(labels, cgt.normalizer, schema))
+    return heldin, (arrays["images"][r], *split_labels(labels, cgt.normalizer, schema))
 
 
 def add_linear_readout(model: keras.Model, arrays: dict[str, np.ndarray], gm_col: np.ndarray,
@@ -135,7 +143,7 @@ def add_linear_readout(model: keras.Model, arrays: dict[str, np.ndarray], gm_col
     rows = np.flatnonzero(np.isin(gm_col, cgt.gms))
     rows = rows[subsample_per_gm(gm_col[rows], per_gm, seed)]
     embed = keras.Model(model.inputs, model.get_layer("embedding").output)
-    emb = embed.predict(np.asarray(arrays["images"])[rows], batch_size=64, verbose=0)
+    emb = embed.predict(arrays["images"][rows], batch_size=64, verbose=0)
     g = cgt.gm_rows(gm_col[rows])
     heads = fit_readout(emb, gm_col[rows], cgt.gm_continuous[g], cgt.gm_discrete[g], schema, seed)
     print(f"linear readout fitted on {len(rows)} images of {len(cgt.gms)} GMs ({heads.chosen})")
@@ -237,7 +245,7 @@ def train(examples_dir: str | Path, cluster_gt_dir: str | Path | None, fold: int
           backbone: str = "fen", resume: bool = False, epochs: int | None = None, seed: int = 0,
           dtype_policy: str | None = None, jit_compile: bool | str | None = None, verbose: int | None = None,
           arrays: dict[str, np.ndarray] | None = None, split_seed: int = 0,
-          max_train_gms: int | None = None, readout: str | None = None) -> Path:
+          max_train_gms: int | None = None, readout: str | None = None, stream: bool | None = None) -> Path:
     """Train FEN + PN on the training GMs of ``fold`` and write the MODEL DIR; returns its path.
 
     Args:
@@ -250,24 +258,29 @@ def train(examples_dir: str | Path, cluster_gt_dir: str | Path | None, fold: int
             ground truth, "fen"/"cnn").
         resume: continue from the newest checkpoint in ``out_dir/checkpoints``.
         epochs: total epochs (overrides the preset).
-        dtype_policy, jit_compile: override the preset.
+        dtype_policy, jit_compile: override the preset (and its ``tune``; see
+            :mod:`reparse_tf.training.hardware`).
         arrays: pre-loaded arrays (skip reading ``examples_dir``; used by tests and benchmarks).
         split_seed: seed of the validation-GM draw (the same for every variant of a fold).
         max_train_gms: fit at most this many of the fitted GMs (learning curve; stratified by family,
             the normaliser still fitted on all of them so every point is scored in the same units).
         readout: "heads" | "linear" (overrides the preset; see :mod:`reparse_tf.training.readout`).
+        stream: read the training images from the npz shards per batch instead of loading them (None:
+            whenever the shards are uncompressed; :mod:`reparse_tf.data.shard_images`).
 
     The preset's ``validation_fraction`` of each family's training GMs are validation GMs: they
     are not fitted, clustered, weighted or used for normalisation; the per-epoch diagnostics score
     them and the best-scoring epoch is the one saved.
     """
     schema = load_schema()
-    p = get_preset(preset).with_overrides(epochs=epochs, dtype_policy=dtype_policy, jit_compile=jit_compile,
-                                          readout=readout)
+    p = get_preset(preset).with_overrides(epochs=epochs, readout=readout)
+    # the dtype / XLA setting: given, else the preset's, else (``tune``) the fastest measured here
+    p = tuned(p) if dtype_policy is None and jit_compile is None else \
+        p.with_overrides(dtype_policy=dtype_policy, jit_compile=jit_compile, tune=False)
     out = Path(out_dir)
     ckpt_dir = out / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    arrays, labels, folds = training_inputs(examples_dir, p.image_size, arrays)
+    arrays, labels, folds = training_inputs(examples_dir, p.image_size, arrays, stream=stream)
     split_gms = fold_gms(folds, fold, labels.type_of, p.validation_fraction, split_seed, max_train_gms)
     train_gms, val_gms, test_gms = split_gms.fit, split_gms.validation, split_gms.test
     # learning curve: fewer GMs, the full fit set's units
@@ -306,7 +319,7 @@ def train(examples_dir: str | Path, cluster_gt_dir: str | Path | None, fold: int
             model = build_model(p, parser=parser, fingerprint=fingerprint, backbone=backbone, schema=schema)
             compile_model(model, parser, cgt.class_weights, p, schema=schema)
     train_mask = np.isin(gm_col, train_gms)
-    images = arrays["images"] if train_mask.all() else arrays["images"][train_mask]
+    images = arrays["images"] if train_mask.all() else select(arrays["images"], train_mask)
     data = ParsingDataset(images, gm_col[train_mask], cgt, model.output_names, p.batch_size,
                           p.images_per_gm, seed=seed + done)
     n_per_epoch = len(data.index)

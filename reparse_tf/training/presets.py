@@ -1,7 +1,7 @@
 """Training presets: network sizes and optimisation settings (numpy-free, backend-free).
 
 - ``tiny``: CI smoke tests (a whole train in well under a minute on tiny data).
-- ``cpu``: reduced FEN/PN for the ``standard`` zoo on a 2-core CPU (mixed bfloat16).
+- ``cpu``: reduced FEN/PN for the ``standard`` zoo on a 2-core CPU (dtype / XLA measured per machine).
 - ``paper``: RE-Net sec. 4.1: DnCNN-17 x 64 filters, 64x64, batch 32, Adam 1e-4, 10 epochs.
 """
 
@@ -30,6 +30,9 @@ class Preset:
         images_per_gm: cap on training images per GM and epoch (None = all).
         dtype_policy: Keras dtype policy of the conv/dense layers ("float32" or "mixed_bfloat16").
         jit_compile: passed to ``Model.compile``.
+        tune: train with the fastest (dtype policy, XLA) setting measured on this machine, once per
+            machine and network shape (``reparse_tf.training.hardware``); ``dtype_policy`` and
+            ``jit_compile`` are then only the fallback of an explicit ``tune=False``.
         run_eagerly: no graph tracing/compilation (faster for the few steps of CI runs).
         validation_fraction: share of each family's training GMs held out as validation GMs (model
             selection, early stopping and the per-epoch diagnostics; see ``folds.validation_split``).
@@ -71,6 +74,7 @@ class Preset:
     images_per_gm: int | None = None
     dtype_policy: str = "float32"
     jit_compile: bool | str = "auto"
+    tune: bool = False
     run_eagerly: bool = False
     validation_fraction: float = DEFAULT_VALIDATION_FRACTION
     patience: int | None = None
@@ -103,8 +107,8 @@ PRESETS: dict[str, Preset] = {
                    jit_compile=False, run_eagerly=True),
     "cpu": Preset("cpu", fen_depth=5, fen_width=16, encoder_filters=(16, 32, 64, 64), encoder_pool="avg",
                   feature_dim=128, parser_dim=64, cnn_width=16, batch_size=32, learning_rate=1e-3, epochs=4,
-                  images_per_gm=150, dtype_policy="mixed_bfloat16", jit_compile=True, classifier_epochs=12),
-    "paper": Preset("paper"),
+                  images_per_gm=150, jit_compile=True, tune=True, classifier_epochs=12),
+    "paper": Preset("paper", tune=True),
 }
 
 

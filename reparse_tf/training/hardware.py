@@ -1,0 +1,248 @@
+"""What this machine can compute, and the dtype / XLA setting chosen here by measurement.
+
+- :func:`this_machine`: processor, usable cores, CPU vector units (``/proc/cpuinfo`` flags), clock,
+  accelerator.
+- :meth:`Machine.peak_gflops`: the fp32 peak the vector units allow (an upper bound: it assumes two
+  FMA pipes per core at the reported clock; a vCPU may be a hyperthread sibling, and AMD Zen 4
+  cores run 512-bit FMAs as two 256-bit halves). :func:`matmul_gflops` measures the ceiling a large matrix
+  product reaches on the backend, which is the roofline the networks are compared with.
+- :func:`choose_speed_settings`: a preset with ``tune=True`` trains with the fastest of the
+  candidate (dtype policy, XLA) settings measured on this machine. bfloat16 is a candidate only
+  where there are bf16 units (AVX512_BF16 / AMX) or an accelerator: elsewhere it is emulated and
+  slower. It must beat float32 by :data:`BF16_MARGIN` to be kept (it costs precision). The choice
+  is cached per machine, backend and network shape in ``$REPARSE_CACHE_DIR`` (default
+  ``~/.cache/reparse``), so it is measured once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: bfloat16 must train at least this much faster than float32 to be chosen
+BF16_MARGIN = 1.05
+TUNING_FILE = "speed_settings.json"
+#: preset fields that change the network's cost (the tuning cache key)
+SHAPE_FIELDS = ("image_size", "fen_depth", "fen_width", "encoder_filters", "encoder_pool", "encoder", "feature_dim",
+                "parser_dim", "batch_size")
+
+
+@dataclass(frozen=True)
+class Machine:
+    """A host as far as speed is concerned."""
+
+    processor: str
+    cores: int
+    flags: frozenset[str] = field(default_factory=frozenset)
+    mhz: float | None = None
+    accelerator: str | None = None
+
+    @property
+    def vector_units(self) -> list[str]:
+        """The SIMD / matrix extensions that matter for convolutions, in the order of their width."""
+        known = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
+        return [f for f in known if f in self.flags]
+
+    @property
+    def has_bf16_units(self) -> bool:
+        return self.accelerator is not None or bool({"avx512_bf16", "amx_bf16"} & self.flags)
+
+    def fp32_flops_per_cycle(self) -> int:
+        """Per core: 2 pipes x SIMD lanes x (2 with FMA: multiply and add)."""
+        lanes = 16 if "avx512f" in self.flags else 8 if "avx" in self.flags else 4
+        return 2 * lanes * (2 if "fma" in self.flags else 1)
+
+    def peak_gflops(self) -> float | None:
+        """fp32 GFLOP/s of all usable cores at the reported clock (None when the clock is unknown)."""
+        if not self.mhz or self.accelerator:
+            return None
+        return self.cores * self.mhz / 1000 * self.fp32_flops_per_cycle()
+
+    def describe(self) -> dict:
+        return {"processor": self.processor, "cores": self.cores, "mhz": self.mhz, "vector_units": self.vector_units,
+                "bf16_units": self.has_bf16_units, "accelerator": self.accelerator,
+                "fp32_peak_gflops": None if self.peak_gflops() is None else round(self.peak_gflops(), 1)}
+
+
+def parse_cpuinfo(text: str) -> tuple[str, frozenset[str], float | None]:
+    """(model name, flags, MHz) of the first processor in a ``/proc/cpuinfo`` text."""
+    name, flags, mhz = "", frozenset(), None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if key == "model name" and not name:
+            name = value
+        elif key == "flags" and not flags:
+            flags = frozenset(value.split())
+        elif key == "cpu MHz" and mhz is None:
+            mhz = float(value)
+    return name, flags, mhz
+
+
+def _max_mhz() -> float | None:
+    p = Path("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")
+    try:
+        return int(p.read_text()) / 1000
+    except (OSError, ValueError):
+        return None
+
+
+def accelerator_name() -> str | None:
+    """The first GPU / TPU the Keras backend sees, else None."""
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            dev = jax.devices()[0]
+            return None if dev.platform == "cpu" else f"{dev.platform}: {dev.device_kind}"
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            return f"gpu: {gpus[0].name}" if gpus else None
+        if backend == "torch":
+            import torch
+
+            return f"gpu: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else None
+    except Exception:  # noqa: BLE001 - no accelerator runtime is the same as no accelerator here
+        return None
+    return None
+
+
+def this_machine(cpuinfo: str | None = None) -> Machine:
+    """The host this process runs on."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo = ""
+    name, flags, mhz = parse_cpuinfo(cpuinfo)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return Machine(name or platform.processor() or platform.machine(), cores, flags, _max_mhz() or mhz,
+                   accelerator_name())
+
+
+def matmul_gflops(n: int = 2048, dtype: str = "float32", seconds: float = 2.0) -> float:
+    """GFLOP/s of ``n x n`` matrix products on the Keras backend (all cores): the reachable ceiling."""
+    import time
+
+    import keras
+    import numpy as np
+
+    a = keras.ops.convert_to_tensor(np.random.default_rng(0).standard_normal((n, n)), dtype=dtype)
+    keras.ops.convert_to_numpy(keras.ops.matmul(a, a))  # warm up
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        out = keras.ops.matmul(a, a)
+        keras.ops.convert_to_numpy(out[:1, :1])  # wait for asynchronous backends
+        reps += 1
+    return 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e9
+
+
+# -------------------------------------------------------------------------------------- tuning
+def candidate_settings(machine: Machine, backend: str | None = None) -> list[tuple[str, bool]]:
+    """(dtype policy, jit_compile) pairs worth measuring on ``machine`` (JAX: always compiled, since
+    without ``jit`` it runs op by op, 6x slower on the ``cpu`` preset here)."""
+    if backend is None:
+        import keras
+
+        backend = keras.backend.backend()
+    out = [("float32", True)] if backend == "jax" else [("float32", True), ("float32", False)]
+    if machine.has_bf16_units:
+        out.append(("mixed_bfloat16", True))
+    return out
+
+
+def pick_fastest(rates: dict[tuple[str, bool], float]) -> tuple[str, bool]:
+    """The fastest setting; bfloat16 only when it beats the best float32 one by :data:`BF16_MARGIN`."""
+    f32 = {k: v for k, v in rates.items() if k[0] == "float32"}
+    best32 = max(f32, key=f32.get)
+    other = {k: v for k, v in rates.items() if k[0] != "float32"}
+    if other:
+        best = max(other, key=other.get)
+        if other[best] >= BF16_MARGIN * f32[best32]:
+            return best
+    return best32
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("REPARSE_CACHE_DIR") or Path.home() / ".cache" / "reparse")
+
+
+def _key(machine: Machine, preset) -> str:
+    import keras
+
+    shape = {f: getattr(preset, f) for f in SHAPE_FIELDS}
+    text = json.dumps([machine.processor, machine.cores, machine.accelerator, keras.backend.backend(),
+                       keras.__version__, shape], sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def measure_parser_rate(preset, dtype_policy: str, jit_compile: bool) -> float:
+    """Training images/s of the parsing model of ``preset`` under one setting."""
+    import numpy as np
+
+    from reparse_tf.data.schema import load_schema
+    from reparse_tf.model.renet import build_model, compile_model
+    from reparse_tf.training.throughput import parser_batch, training_rate
+
+    p = preset.with_overrides(dtype_policy=dtype_policy, jit_compile=jit_compile, run_eagerly=False)
+    model = build_model(p)
+    compile_model(model, "two", [np.ones(q.num_classes, np.float32) for q in load_schema().discrete], p)
+    x, y = parser_batch(model, p.batch_size, p.image_size)
+    return training_rate(model, x, y, steps=2, min_seconds=1.0)
+
+
+def choose_speed_settings(preset, machine: Machine | None = None,
+                          measure: Callable[..., float] = measure_parser_rate, use_cache: bool = True) -> dict:
+    """``{"dtype_policy", "jit_compile", "rates", "machine", "cached"}`` for ``preset`` on this machine.
+
+    Presets without ``tune`` keep their own fields (nothing measured)."""
+    machine = machine or this_machine()
+    if not getattr(preset, "tune", False):
+        return {"dtype_policy": preset.dtype_policy, "jit_compile": preset.jit_compile, "rates": {},
+                "machine": machine.describe(), "cached": False, "measured": False}
+    path = cache_dir() / TUNING_FILE
+    key = _key(machine, preset)
+    table = {}
+    if use_cache and path.is_file():
+        try:
+            table = json.loads(path.read_text())
+        except (OSError, ValueError):
+            table = {}
+        if key in table:
+            return {**table[key], "cached": True}
+    rates = {s: measure(preset, *s) for s in candidate_settings(machine)}
+    dtype, jit = pick_fastest(rates)
+    entry = {"dtype_policy": dtype, "jit_compile": jit, "measured": True, "machine": machine.describe(),
+             "rates": {f"{d}/{'xla' if j else 'no-xla'}": round(r, 1) for (d, j), r in rates.items()}}
+    if use_cache:
+        from reparse_tf.serving.artifacts import write_json
+
+        table[key] = entry
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(path, table, indent=1)
+    return {**entry, "cached": False}
+
+
+def tuned(preset, log: Callable[[str], None] | None = print, machine: Machine | None = None,
+          measure: Callable[..., float] = measure_parser_rate):
+    """``preset`` with the dtype policy and XLA setting chosen on this machine (unchanged without ``tune``)."""
+    if not getattr(preset, "tune", False):
+        return preset
+    choice = choose_speed_settings(preset, machine, measure)
+    if log is not None:
+        how = "cached" if choice["cached"] else "measured"
+        rates = ", ".join(f"{k} {v} img/s" for k, v in choice["rates"].items())
+        log(f"[reparse] speed settings ({how} on this machine: {rates}): {choice['dtype_policy']}, "
+            f"XLA {'on' if choice['jit_compile'] else 'off'}")
+    return preset.with_overrides(dtype_policy=choice["dtype_policy"], jit_compile=choice["jit_compile"],
+                                 tune=False)

@@ -1,0 +1,106 @@
+"""Speed tooling: FLOPs counted from the layers, the machine's vector units, the dtype / XLA choice."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from reparse_tf.model.fen import DnCNN
+from reparse_tf.training import hardware
+from reparse_tf.training.hardware import Machine, candidate_settings, choose_speed_settings, parse_cpuinfo, pick_fastest
+from reparse_tf.training.presets import get_preset
+from reparse_tf.training.throughput import count_flops, images_per_second
+
+CPUINFO = """processor\t: 0
+model name\t: AMD EPYC 9R14
+cpu MHz\t\t: 2600.000
+flags\t\t: fpu sse4_2 avx avx2 fma avx512f avx512_bf16
+processor\t: 1
+model name\t: AMD EPYC 9R14
+cpu MHz\t\t: 3100.000
+flags\t\t: fpu sse4_2 avx avx2 fma avx512f avx512_bf16
+"""
+
+
+def test_flops_of_convolutions_and_dense_layers_are_counted_through_nested_layers():
+    originals = (keras.layers.Dense.__dict__.get("call"), keras.layers.Conv2D.__dict__.get("call"))
+    image = keras.Input((8, 8, 3), dtype="uint8")
+    x = keras.layers.Rescaling(1 / 255)(image)
+    x = DnCNN(depth=3, width=4, channels=3, image_size=8)(x)      # a nested model of ConvBNAct layers
+    x = keras.layers.Conv2D(5, 3, strides=2, padding="same")(x)   # 4 x 4 x 5 out
+    y = keras.layers.Dense(7)(keras.layers.Flatten()(x))
+    flops = count_flops(keras.Model(image, y))
+    dncnn = 2 * 64 * 9 * (3 * 4 + 4 * 4 + 4 * 3)   # 3 convolutions 3 -> 4 -> 4 -> 3 at 8 x 8
+    stride2 = 2 * 16 * 9 * 3 * 5
+    dense = 2 * 80 * 7
+    assert flops["forward"] == dncnn + stride2 + dense
+    assert flops["train"] == 3 * flops["forward"]
+    assert flops["layers"] == 5
+    # the patched layer classes are restored
+    assert (keras.layers.Dense.__dict__.get("call"), keras.layers.Conv2D.__dict__.get("call")) == originals
+
+
+def test_cpuinfo_gives_vector_units_and_a_peak():
+    name, flags, mhz = parse_cpuinfo(CPUINFO)
+    assert name == "AMD EPYC 9R14" and mhz == 2600.0 and {"avx2", "fma", "avx512_bf16"} <= flags
+    m = Machine(name, 2, flags, mhz)
+    assert m.vector_units == ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16"]
+    assert m.has_bf16_units
+    assert m.peak_gflops() == pytest.approx(2 * 2.6 * 64)   # 2 pipes x 16 lanes x FMA
+    avx2 = Machine("x", 2, frozenset({"avx", "avx2", "fma"}), 2000.0)
+    assert avx2.peak_gflops() == pytest.approx(2 * 2.0 * 32) and not avx2.has_bf16_units
+    assert Machine("x", 2, frozenset(), None).peak_gflops() is None
+
+
+def test_bfloat16_is_measured_only_where_there_are_bf16_units():
+    avx2 = Machine("x", 2, frozenset({"avx2", "fma"}), 2000.0)
+    assert candidate_settings(avx2, "tensorflow") == [("float32", True), ("float32", False)]
+    assert candidate_settings(avx2, "jax") == [("float32", True)]
+    bf16 = Machine("x", 2, frozenset({"avx2", "avx512_bf16"}), 2000.0)
+    assert ("mixed_bfloat16", True) in candidate_settings(bf16)
+    assert ("mixed_bfloat16", True) in candidate_settings(Machine("x", 1, accelerator="gpu: H200"))
+
+
+def test_the_fastest_setting_wins_and_bfloat16_needs_a_margin():
+    assert pick_fastest({("float32", True): 10.0, ("float32", False): 12.0}) == ("float32", False)
+    assert pick_fastest({("float32", True): 10.0, ("mixed_bfloat16", True): 10.4}) == ("float32", True)
+    assert pick_fastest({("float32", True): 10.0, ("mixed_bfloat16", True): 11.0}) == ("mixed_bfloat16", True)
+
+
+def test_speed_settings_are_measured_once_per_machine_and_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPARSE_CACHE_DIR", str(tmp_path))
+    machine = Machine("test cpu", 2, frozenset({"avx2", "fma", "avx512_bf16"}), 2000.0)
+    calls = []
+
+    def measure(preset, dtype, jit):
+        calls.append((dtype, jit))
+        return {("float32", True): 50.0, ("float32", False): 40.0, ("mixed_bfloat16", True): 80.0}[(dtype, jit)]
+
+    preset = get_preset("cpu")
+    assert preset.tune
+    first = choose_speed_settings(preset, machine, measure)
+    assert (first["dtype_policy"], first["jit_compile"], first["cached"]) == ("mixed_bfloat16", True, False)
+    assert len(calls) == 3
+    again = choose_speed_settings(preset, machine, measure)
+    assert again["cached"] and again["dtype_policy"] == "mixed_bfloat16" and len(calls) == 3
+    saved = json.loads((tmp_path / hardware.TUNING_FILE).read_text())
+    assert list(saved.values())[0]["rates"]["mixed_bfloat16/xla"] == 80.0
+    # another network shape is another measurement
+    choose_speed_settings(preset.with_overrides(fen_width=32), machine, measure)
+    assert len(calls) == 6
+    # a preset without tune keeps its own fields and measures nothing
+    fixed = choose_speed_settings(get_preset("tiny"), machine, measure)
+    assert (fixed["dtype_policy"], fixed["measured"], len(calls)) == ("float32", False, 6)
+    tuned = hardware.tuned(preset.with_overrides(fen_width=32), log=None, machine=machine, measure=measure)
+    assert len(calls) == 6   # cached
+    assert (tuned.dtype_policy, tuned.jit_compile, tuned.tune) == ("mixed_bfloat16", True, False)
+
+
+def test_images_per_second_counts_every_call_after_the_warm_up():
+    calls = []
+    rate = images_per_second(lambda: calls.append(1), batch=4, steps=5, min_seconds=0.0)
+    assert len(calls) == 6 and rate > 0
+    assert np.isfinite(rate)

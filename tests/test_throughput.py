@@ -104,3 +104,12 @@ def test_images_per_second_counts_every_call_after_the_warm_up():
     rate = images_per_second(lambda: calls.append(1), batch=4, steps=5, min_seconds=0.0)
     assert len(calls) == 6 and rate > 0
     assert np.isfinite(rate)
+
+
+def test_an_unwritable_cache_still_gives_a_choice(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("REPARSE_CACHE_DIR", str(blocker / "sub"))
+    machine = Machine("test cpu", 2, frozenset({"avx2", "fma"}), 2000.0)
+    choice = choose_speed_settings(get_preset("cpu"), machine, lambda p, d, j: 2.0 if j else 1.0)
+    assert (choice["dtype_policy"], choice["jit_compile"], choice["cached"]) == ("float32", True, False)

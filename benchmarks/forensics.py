@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _machine() -> str:
     """The CPU model and core count, and the date: where and when a fold's figures were measured."""
-    from reparse_tf.serving.model_card import processor_name
+    from reparse_tf.training.hardware import processor_name
 
     return f"{os.cpu_count()}-core {processor_name()} ({datetime.date.today().isoformat()})"
 

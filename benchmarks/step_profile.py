@@ -57,11 +57,9 @@ def data_rate(p, n_gms: int = 45, per_gm: int = 150, seconds: float = 2.0) -> fl
 
 
 def main(argv: list[str] | None = None) -> int:
-    from reparse_tf.data.schema import load_schema
-    from reparse_tf.model.renet import build_model, compile_model
     from reparse_tf.serving.artifacts import write_json
     from reparse_tf.training.presets import get_preset
-    from reparse_tf.training.throughput import count_flops, parser_batch, training_rate
+    from reparse_tf.training.throughput import compiled_parser, count_flops, training_rate
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--presets", nargs="+", default=["cpu", "paper"])
@@ -70,7 +68,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-seconds", type=float, default=3.0)
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
-    weights = [np.ones(q.num_classes, np.float32) for q in load_schema().discrete]
     out = {}
     for name in args.presets:
         p = get_preset(name).with_overrides(dtype_policy=args.dtype, jit_compile=args.xla == "on", run_eagerly=False,
@@ -78,10 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         rates = {}
         for label, kwargs in (("full", {}), ("no J_f", {"fingerprint": False}),
                               ("no J_f, one parser", {"fingerprint": False, "parser": "one"})):
-            model = build_model(p, **kwargs)
-            compile_model(model, kwargs.get("parser", "two"), weights, p)
-            x, y = parser_batch(model, p.batch_size, p.image_size)
-            rates[label] = training_rate(model, x, y, min_seconds=args.min_seconds)
+            rates[label] = training_rate(*compiled_parser(p, **kwargs), min_seconds=args.min_seconds)
             print(f"{name} {label}: {rates[label]:.1f} img/s", flush=True)
         core = core_model(p)
         flops = count_flops(core)["forward"]

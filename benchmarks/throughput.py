@@ -34,18 +34,14 @@ class PresetNetwork:
     """A preset's compiled parsing model under one (dtype, XLA) setting, measured as often as asked."""
 
     def __init__(self, name: str, dtype: str, jit: bool, batch: int):
-        from reparse_tf.data.schema import load_schema
-        from reparse_tf.model.renet import build_model, compile_model
         from reparse_tf.training.presets import get_preset
-        from reparse_tf.training.throughput import count_flops, parser_batch
+        from reparse_tf.training.throughput import compiled_parser, count_flops
 
         self.name, self.dtype, self.jit, self.batch = name, dtype, jit, batch
         p = get_preset(name).with_overrides(dtype_policy=dtype, jit_compile=jit, run_eagerly=False, batch_size=batch,
                                             tune=False)
-        self.model = build_model(p)
+        self.model, self.x, self.y = compiled_parser(p)
         self.gflop_per_image = count_flops(self.model)["forward"] / 1e9
-        compile_model(self.model, "two", [np.ones(q.num_classes, np.float32) for q in load_schema().discrete], p)
-        self.x, self.y = parser_batch(self.model, batch, p.image_size)
 
     def rates(self, min_seconds: float) -> dict[str, float]:
         from reparse_tf.training.throughput import inference_rate, training_rate
@@ -129,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = [{"preset": "reference", "dtype": "float32", "xla": False, **ref}]
     latency: dict = {}
+    # one set of random images for every latency row
+    images = np.random.default_rng(0).integers(0, 256, (max(args.latency_batches), 64, 64, 3)).astype(np.uint8)
     for name in args.presets:
         mine = [n for n in networks if n.name == name]
         pick = pick_fastest({(n.dtype, n.jit): float(np.median([r["train_img_s"] for r in runs[id(n)]]))
@@ -138,8 +136,6 @@ def main(argv: list[str] | None = None) -> int:
                          "gflop_per_image": n.gflop_per_image, "tune_picks": (n.dtype, n.jit) == pick,
                          **summarise(runs[id(n)], ref_runs)})
             if (n.dtype, n.jit) == pick:
-                images = np.random.default_rng(0).integers(0, 256, (max(args.latency_batches), 64, 64, 3)
-                                                           ).astype(np.uint8)
                 latency[f"{name} ({n.dtype}, XLA {'on' if n.jit else 'off'})"] = latency_ms(
                     n.model.predict_on_batch, images, tuple(args.latency_batches), args.min_seconds)
     for r in rows:
@@ -147,7 +143,6 @@ def main(argv: list[str] | None = None) -> int:
         r["train_of_ceiling"], r["infer_of_ceiling"] = r["train_gflop_s"] / ceiling, r["infer_gflop_s"] / ceiling
         r["infer_of_peak"] = None if peak is None else r["infer_gflop_s"] / peak
     out["rows"] = rows
-    images = np.random.default_rng(1).integers(0, 256, (max(args.latency_batches), 64, 64, 3)).astype(np.uint8)
     if args.model:
         from reparse_tf.serving.inference import ModelParser
 

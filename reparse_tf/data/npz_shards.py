@@ -135,16 +135,24 @@ def shard_files(directory: str | Path) -> list[Path]:
 
 
 def read_npz_shards(directory: str | Path, gms: list[str] | None = None,
-                    folds: list[int] | None = None, stream: bool = False) -> dict[str, np.ndarray]:
+                    folds: list[int] | None = None, stream: bool | None = False) -> dict[str, np.ndarray]:
     """Read all ``part-*.npz`` of ``directory`` (or of ``directory/npz``) into one arrays dict.
 
     ``stream``: leave the images on disk (``images`` is a :class:`reparse_tf.data.shard_images.ShardImages`
-    read on demand; the other keys are loaded). With a ``gms`` / ``folds`` filter, uncompressed shards give
-    up only the selected images, so the peak memory is theirs, not the whole zoo's."""
-    from reparse_tf.data.shard_images import ShardImages, select, streamable
+    read on demand; the other keys are loaded); None: whenever the shards allow it (uncompressed), else
+    load them. With a ``gms`` / ``folds`` filter, uncompressed shards give up only the selected images, so
+    the peak memory is theirs, not the whole zoo's."""
+    from reparse_tf.data.shard_images import ShardImages, select
 
     files = shard_files(directory)
-    lazy = stream or ((gms is not None or folds is not None) and streamable(files))
+    on_disk = None
+    if stream is not False or gms is not None or folds is not None:
+        try:
+            on_disk = ShardImages.open(files)
+        except ValueError:
+            if stream:
+                raise
+    lazy = on_disk is not None
     keys = [k for k in ARRAY_KEYS if not (lazy and k == "images")]
     parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     for f in files:
@@ -156,7 +164,7 @@ def read_npz_shards(directory: str | Path, gms: list[str] | None = None,
                 parts[k].append(z[k])
     out = {k: np.concatenate(v) for k, v in parts.items()}
     if lazy:
-        out["images"] = ShardImages.open(files)
+        out["images"] = on_disk
     keep = np.ones(len(out["gm"]), bool)
     if gms is not None:
         keep &= np.isin(out["gm"], np.asarray(list(gms), dtype=str))
@@ -164,6 +172,6 @@ def read_npz_shards(directory: str | Path, gms: list[str] | None = None,
         keep &= np.isin(out["fold"], np.asarray(list(folds), dtype=np.int64))
     if not keep.all():
         out = {k: select(v, keep) for k, v in out.items()}
-    if lazy and not stream:
+    if lazy and stream is False:
         out["images"] = out["images"][slice(None)]
     return out

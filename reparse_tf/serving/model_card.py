@@ -11,19 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from reparse_tf.evaluation.variants import TABLE_COLUMNS
+from reparse_tf.training.hardware import processor_name
 
 CARD_FILE = "model_card.json"
-
-
-def processor_name() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows: where figures were measured."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def load_card(directory: str | Path) -> dict | None:

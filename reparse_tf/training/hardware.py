@@ -117,17 +117,24 @@ def accelerator_name() -> str | None:
     return None
 
 
+def _cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
+def processor_name(cpuinfo: str | None = None) -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows: where figures were measured."""
+    return parse_cpuinfo(_cpuinfo() if cpuinfo is None else cpuinfo)[0] or platform.processor() or platform.machine()
+
+
 def this_machine(cpuinfo: str | None = None) -> Machine:
     """The host this process runs on."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            cpuinfo = ""
-    name, flags, mhz = parse_cpuinfo(cpuinfo)
+    cpuinfo = _cpuinfo() if cpuinfo is None else cpuinfo
+    _, flags, mhz = parse_cpuinfo(cpuinfo)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return Machine(name or platform.processor() or platform.machine(), cores, flags, _max_mhz() or mhz,
-                   accelerator_name())
+    return Machine(processor_name(cpuinfo), cores, flags, _max_mhz() or mhz, accelerator_name())
 
 
 def matmul_gflops(n: int = 2048, dtype: str = "float32", seconds: float = 2.0) -> float:
@@ -188,17 +195,10 @@ def _key(machine: Machine, preset) -> str:
 
 def measure_parser_rate(preset, dtype_policy: str, jit_compile: bool) -> float:
     """Training images/s of the parsing model of ``preset`` under one setting."""
-    import numpy as np
-
-    from reparse_tf.data.schema import load_schema
-    from reparse_tf.model.renet import build_model, compile_model
-    from reparse_tf.training.throughput import parser_batch, training_rate
+    from reparse_tf.training.throughput import compiled_parser, training_rate
 
     p = preset.with_overrides(dtype_policy=dtype_policy, jit_compile=jit_compile, run_eagerly=False)
-    model = build_model(p)
-    compile_model(model, "two", [np.ones(q.num_classes, np.float32) for q in load_schema().discrete], p)
-    x, y = parser_batch(model, p.batch_size, p.image_size)
-    return training_rate(model, x, y, steps=2, min_seconds=1.0)
+    return training_rate(*compiled_parser(p), steps=2, min_seconds=1.0)
 
 
 def choose_speed_settings(preset, machine: Machine | None = None,

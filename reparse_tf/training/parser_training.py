@@ -68,11 +68,7 @@ def load_training_data(examples_dir: str | Path, image_size: int = 64, gms: list
     elif (d / "npz").is_dir() or any(d.glob("part-*.npz")):
         from reparse_tf.data.npz_shards import read_npz_shards
 
-        if stream is None:
-            from reparse_tf.data.shard_images import streamable
-
-            stream = streamable(d)
-        arrays = read_npz_shards(d, gms=gms, stream=bool(stream))
+        arrays = read_npz_shards(d, gms=gms, stream=stream)
     elif (d / "labels.csv").is_file():
         from reparse_tf.data.npz_shards import read_layout_arrays
 

@@ -5,7 +5,8 @@
   heads all count); training is taken as 3x the forward pass (forward + two backward products).
 - :func:`training_rate` / :func:`inference_rate` (both through :func:`images_per_second`): images/s
   of ``train_on_batch`` / ``predict_on_batch`` after a warm-up call (tracing, XLA compilation).
-- :func:`parser_batch`: a random uint8 batch and zero targets of the parsing model.
+- :func:`parser_batch`: a random uint8 batch and zero targets of the parsing model;
+  :func:`compiled_parser`: the compiled parsing model of a preset with such a batch.
 
 ``keras`` only, so the same numbers come from the TensorFlow and the JAX backend.
 """
@@ -95,6 +96,16 @@ def parser_batch(model: keras.Model, batch: int, image_size: int, seed: int = 0)
         tail = next((w for key, w in width.items() if name.endswith(key)), None)
         y[name] = np.zeros((batch,) if tail is None else (batch, tail), np.float32)
     return x, y
+
+
+def compiled_parser(preset, parser: str = "two", **build_kwargs) -> tuple[keras.Model, np.ndarray, dict]:
+    """(compiled parsing model of ``preset``, images, targets) for timing a step; unit class weights."""
+    from reparse_tf.data.schema import load_schema
+    from reparse_tf.model.renet import build_model, compile_model
+
+    model = build_model(preset, parser=parser, **build_kwargs)
+    compile_model(model, parser, [np.ones(q.num_classes, np.float32) for q in load_schema().discrete], preset)
+    return (model, *parser_batch(model, preset.batch_size, preset.image_size))
 
 
 def images_per_second(step: Callable[[], object], batch: int, steps: int = 3, min_seconds: float = 2.0) -> float:

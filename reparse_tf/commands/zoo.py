@@ -21,6 +21,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--redraws", type=at_least(0), default=None,
                    help="architectures redrawn for a GM whose samples fail the quality screen (default: the "
                         "preset's; 0 keeps every first draw)")
+    b.add_argument("--twins-of", default=None, metavar="ZOO",
+                   help="build a twin of every GM of this built zoo instead: the same architecture and losses, "
+                        "trained from another seed on another content (the source's preset, no redraws)")
+    b.add_argument("--twin", type=at_least(1), default=1, help="which twin (1-3: the content it is trained on)")
     b.set_defaults(func=run_build)
 
 
@@ -36,7 +40,7 @@ def run_build(args: argparse.Namespace) -> int:
 
     t0 = time.time()
     root = build_zoo(args.out, preset=args.preset, seed=args.seed, image_size=args.image_size, limit=args.limit,
-                      workers=args.workers, redraws=args.redraws)
+                      workers=args.workers, redraws=args.redraws, twins_of=args.twins_of, twin_index=args.twin)
     cov = json.loads((Path(root) / "coverage.json").read_text())
     console = Console(width=140)
     table = Table(title=f"zoo coverage ({cov['gms']} GMs)")
@@ -53,6 +57,7 @@ def run_build(args: argparse.Namespace) -> int:
                       f"{q['resemble']}/{q['gms']} GMs (median FD ratio {q['median_fd_ratio']:.2f}; "
                       f"0 = real, 1 = noise; {q.get('redrawn', 0)} redrawn)")
     console.print(table)
-    print(f"zoo ({args.preset}, {'complete' if cov.get('complete') else 'partial'}) written to {root} "
+    state = "complete" if cov.get("complete") else "partial"
+    print(f"zoo ({cov.get('preset', args.preset)}, {state}) written to {root} "
           f"in {time.time() - t0:.0f}s: <gm>/*.png, labels.csv, _specs/, coverage.json, sample_sheet.png")
     return 0

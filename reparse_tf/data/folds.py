@@ -3,13 +3,15 @@
 Fold ``k`` is the test set of split ``k``; its training GMs are all the others. Folds are either
 dealt at random (:func:`assign_folds`) or read from a fold table (``split,gm`` CSV, e.g. the four
 official RED116 test sets shipped as ``schemas/red116_test_splits.csv``), where GMs in no test set
-get :data:`TRAIN_ONLY` and train in every split. Pure numpy, so the TFRecord ingest and the JAX-side
-PNG loader assign the same folds.
+get :data:`TRAIN_ONLY` and train in every split. Zoo twins (one architecture trained on another content,
+``<gm>_twinK``) are dealt with their source GM (:func:`twin_group`), in folds and in validation GMs. Pure
+numpy, so the TFRecord ingest and the JAX-side PNG loader assign the same folds.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,33 +23,48 @@ DEFAULT_VALIDATION_FRACTION = 0.12
 TRAIN_ONLY = -1
 RED116_TEST_SPLITS = SCHEMA_DIR / "red116_test_splits.csv"
 FOLD_TABLES = {"red116": RED116_TEST_SPLITS}
+_TWIN = re.compile(r"_twin\d+$")
+
+
+def twin_group(gm: str) -> str:
+    """The architecture group of a GM: a zoo twin ``<gm>_twinK`` (:func:`reparse_tf.zoo.spec.twin`) belongs to
+    ``<gm>``'s group, every other GM is a group of its own. Groups are dealt whole, so an architecture is never
+    on both sides of a split."""
+    return _TWIN.sub("", gm)
+
+
+def _groups_by_type(gms: list[str], gm_types: dict[str, str]) -> dict[str, dict[str, list[str]]]:
+    """``{type: {group: [its GMs]}}``, both levels sorted."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for g in sorted(gms):
+        out.setdefault(gm_types[g], {}).setdefault(twin_group(g), []).append(g)
+    return {t: dict(sorted(v.items())) for t, v in sorted(out.items())}
 
 
 def assign_folds(gms: list[str], gm_types: list[str], n_folds: int = 4, seed: int = 0) -> dict[str, int]:
     """Map each GM to a fold in ``[0, n_folds)``.
 
-    Within each GM type (taken in sorted order) the GMs are shuffled with ``seed`` and dealt
-    round-robin, each type starting at the currently smallest fold, so every fold's test GMs span
-    the types (when a type has at least ``n_folds`` GMs) and fold sizes differ by at most one per
-    type. Deterministic for a seed and independent of the input order.
+    Within each GM type (taken in sorted order) the GMs' groups (:func:`twin_group`: a GM and its twins) are
+    shuffled with ``seed`` and dealt round-robin, each type starting at the currently smallest fold, so every
+    fold's test GMs span the types (when a type has at least ``n_folds`` groups) and fold sizes differ by at most
+    one group per type. Deterministic for a seed and independent of the input order; adding twins to a dataset
+    leaves every other GM's fold as it was.
     """
     if n_folds < 2:
         raise ValueError(f"n_folds must be at least 2, got {n_folds}")
-    if len(gms) < n_folds:
+    by_type = _groups_by_type(list(gms), dict(zip(gms, gm_types, strict=True)))
+    if sum(map(len, by_type.values())) < n_folds:
         raise ValueError(f"{len(gms)} GMs cannot fill {n_folds} folds: need at least one test GM per fold")
     rng = np.random.default_rng(seed)
-    by_type: dict[str, list[str]] = {}
-    for gm, t in zip(gms, gm_types, strict=True):
-        by_type.setdefault(t, []).append(gm)
     sizes = np.zeros(n_folds, dtype=int)
     folds: dict[str, int] = {}
-    for t in sorted(by_type):
-        members = sorted(by_type[t])
+    for groups in by_type.values():
+        members = list(groups)
         rng.shuffle(members)
         order = np.argsort(sizes, kind="stable")
-        for i, gm in enumerate(members):
+        for i, group in enumerate(members):
             fold = int(order[i % n_folds])
-            folds[gm] = fold
+            folds.update({gm: fold for gm in groups[group]})
             sizes[fold] += 1
     return folds
 
@@ -106,8 +123,9 @@ def validation_split(train_gms: list[str], gm_types: dict[str, str],
                      min_type_size: int = 3) -> tuple[list[str], list[str]]:
     """(fit GMs, validation GMs): validation GMs carved from a fold's *training* GMs, stratified by type.
 
-    Each type with at least ``min_type_size`` training GMs gives ``max(1, round(fraction * n))`` of
-    them, drawn with ``seed``; smaller types stay whole in the fit set. Validation GMs take part in
+    Each type with at least ``min_type_size`` training GM groups (:func:`twin_group`) gives
+    ``max(1, round(fraction * n))`` of them, drawn with ``seed``, with all their GMs; smaller types stay whole in
+    the fit set. Validation GMs take part in
     model selection and early stopping only: never in fitting, clustering, class weights or
     normalisation. ``fraction`` 0 gives no validation GMs. Deterministic, independent of input order.
     """
@@ -116,14 +134,11 @@ def validation_split(train_gms: list[str], gm_types: dict[str, str],
     rng = np.random.default_rng(seed + 7919)  # not the fold-assignment stream
     val: list[str] = []
     if fraction > 0:
-        by_type: dict[str, list[str]] = {}
-        for g in sorted(train_gms):
-            by_type.setdefault(gm_types[g], []).append(g)
-        for t in sorted(by_type):
-            members = by_type[t]
+        for groups in _groups_by_type(list(train_gms), gm_types).values():
+            members = list(groups)
             if len(members) >= min_type_size:
                 k = max(1, int(round(fraction * len(members))))
-                val += [members[i] for i in sorted(rng.choice(len(members), size=k, replace=False))]
+                val += [g for i in sorted(rng.choice(len(members), size=k, replace=False)) for g in groups[members[i]]]
     fit = sorted(set(train_gms) - set(val))
     return fit, sorted(val)
 

@@ -28,7 +28,7 @@ import numpy as np
 from reparse_tf.data.labels import LabelTable, write_labels
 from reparse_tf.data.schema import load_schema
 from reparse_tf.serving.artifacts import write_json
-from reparse_tf.zoo.spec import CONTENT_REDRAW_FROM, PRESETS, GMSpec, draw_specs, redrawn
+from reparse_tf.zoo.spec import CONTENT_REDRAW_FROM, PRESETS, GMSpec, draw_specs, redrawn, twin
 
 log = logging.getLogger(__name__)
 
@@ -230,23 +230,48 @@ def _build_task(args: tuple[GMSpec, Path, str, int, int, dict | None]) -> tuple[
     return args[0].name, build_screened(*args)
 
 
+def twin_specs(source: str | Path, k: int = 1) -> tuple[list[GMSpec], dict]:
+    """Twin ``k`` (:func:`reparse_tf.zoo.spec.twin`) of every GM of the built zoo ``source`` (the attempt that
+    stayed), and the source's ``coverage.json``."""
+    source = Path(source)
+    cov_file = source / "coverage.json"
+    if not cov_file.is_file():
+        raise FileNotFoundError(f"{cov_file}: not found; --twins-of needs a zoo built by `reparse zoo build`")
+    cov = json.loads(cov_file.read_text())
+    specs = []
+    for rec_file in sorted((source / "_specs").glob("*.json")):
+        rec = json.loads(rec_file.read_text())
+        if (source / rec["spec"]["name"]).is_dir():
+            specs.append(twin(GMSpec.from_json(rec["spec"]), k))
+    if not specs:
+        raise ValueError(f"{source}: no built GMs to twin")
+    return specs, cov
+
+
 def build_zoo(out_root: str | Path, preset: str = "tiny", seed: int = 0, image_size: int = 64,
-              limit: int | None = None, progress: bool = True, workers: int = 1, redraws: int | None = None) -> Path:
+              limit: int | None = None, progress: bool = True, workers: int = 1, redraws: int | None = None,
+              twins_of: str | Path | None = None, twin_index: int = 1) -> Path:
     """Build (or resume) a zoo preset into ``out_root`` (RED layout); ``limit`` builds only the first
     ``limit`` unfinished GMs (labels/sheet are then written for the finished ones). ``workers > 1``
     builds GMs in that many spawned processes with one TensorFlow thread each (:data:`WORKER_ENV`); each GM is
     seeded by its spec, so builds with the same seed and ``workers`` setting agree, but a one-process build
     (TensorFlow's default threads) can differ from a multi-process one in the samples and in which attempt of a
     GM stays (float sums in another order). ``redraws``
-    overrides the preset's number of redrawn architectures for a GM that fails the quality screen."""
+    overrides the preset's number of redrawn architectures for a GM that fails the quality screen. ``twins_of``
+    builds twin ``twin_index`` of every GM of that built zoo instead (:func:`twin_specs`; its preset, seed and
+    image size; no redraws, which would change the architecture)."""
     from tqdm import tqdm
 
+    if twins_of is not None:
+        specs, source_cov = twin_specs(twins_of, twin_index)
+        preset, seed, image_size, redraws = source_cov["preset"], source_cov["seed"], source_cov["image_size"], 0
+    else:
+        specs = draw_specs(preset, seed, image_size)
     redraws = PRESETS[preset].redraws if redraws is None else redraws
     if redraws < 0:
         raise ValueError(f"redraws must be at least 0, got {redraws}")
     out_root = Path(out_root)
     out_root.mkdir(parents=True, exist_ok=True)
-    specs = draw_specs(preset, seed, image_size)
     # each record is read once; a GM built now replaces it with the final record of its build
     stored = {spec.name: _stored(spec, out_root, preset, image_size) for spec in specs}
     todo = [spec for spec in specs if stored[spec.name] is None or not _final(stored[spec.name], redraws)][:limit]
@@ -277,6 +302,7 @@ def build_zoo(out_root: str | Path, preset: str = "tiny", seed: int = 0, image_s
     write_labels(table, out_root / "labels.csv", schema)
     cov = coverage(records) if records else {"gms": 0}
     cov.update({"preset": preset, "seed": seed, "image_size": image_size, "redraws": redraws,
+                **({"twins_of": str(twins_of), "twin_index": twin_index} if twins_of is not None else {}),
                 "complete": len(records) == len(specs),
                 "built_now": built, "wall_seconds_now": round(time.time() - t0, 1)})
     write_json(out_root / "coverage.json", cov)

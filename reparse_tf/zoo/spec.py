@@ -209,3 +209,15 @@ def redrawn(spec: GMSpec, attempt: int, preset: str, image_size: int = 64) -> GM
     content = (str(rng.choice([c for c in CONTENTS if c != spec.content])) if attempt >= CONTENT_REDRAW_FROM
                else spec.content)
     return replace(spec, seed=seed, content=content, **shape)
+
+
+def twin(spec: GMSpec, k: int = 1) -> GMSpec:
+    """Twin ``k`` of a GM: the same architecture and losses (so the same labels), trained from another seed on
+    another content, the ``k``-th after the GM's own in :data:`CONTENTS` order (so twins keep the source's content
+    balance). RED116 holds such groups (one architecture on several datasets); a parser that reads the
+    architecture must give twins the same answer, and twins tell content effects from architecture effects."""
+    if not 1 <= k < len(CONTENTS):
+        raise ValueError(f"twin index must be 1..{len(CONTENTS) - 1}, got {k}")
+    content = CONTENTS[(CONTENTS.index(spec.content) + k) % len(CONTENTS)]
+    seed = int(np.random.default_rng([spec.seed, 104729, k]).integers(2**31))
+    return replace(spec, name=f"{spec.name}_twin{k}", seed=seed, content=content)

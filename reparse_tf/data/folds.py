@@ -125,9 +125,9 @@ def validation_split(train_gms: list[str], gm_types: dict[str, str],
 
     Each type with at least ``min_type_size`` training GM groups (:func:`twin_group`) gives
     ``max(1, round(fraction * n))`` of them, drawn with ``seed``, with all their GMs; smaller types stay whole in
-    the fit set. Validation GMs take part in
-    model selection and early stopping only: never in fitting, clustering, class weights or
-    normalisation. ``fraction`` 0 gives no validation GMs. Deterministic, independent of input order.
+    the fit set. Validation GMs take part in model selection and early stopping only: never in fitting,
+    clustering, class weights or normalisation. ``fraction`` 0 gives no validation GMs. Deterministic,
+    independent of input order.
     """
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"validation fraction must be in [0, 1), got {fraction}")

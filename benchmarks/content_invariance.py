@@ -62,7 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     size = int(read_manifest(pair)["image_size"])
     real_mean = {c: spectral_features(load_content(c, size)[0]).mean(axis=0) for c in sorted(set(labels.contents))}
     minus_real = feats - np.stack([real_mean[c] for c in image_content])
-    twin_of = {twin_group(g): g for g in labels.gms if twin_group(g) != g}
+    twin_of: dict[str, list[str]] = {}  # source GM -> its twins
+    for g in labels.gms:
+        if twin_group(g) != g:
+            twin_of.setdefault(twin_group(g), []).append(g)
 
     def rows(gms: list[str]) -> np.ndarray:
         return np.flatnonzero(np.isin(gm_of, gms))
@@ -75,9 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         src = {g: f for g, f in folds.items() if twin_group(g) == g}
         split = fold_gms(src, k, family, DEFAULT_VALIDATION_FRACTION)
         fit = split.fit
-        fit_st = sorted(fit + [twin_of[g] for g in fit if g in twin_of])
-        groups = {"unseen": sorted(split.test + [twin_of[g] for g in split.test if g in twin_of]),
-                  "seen_arch": [twin_of[g] for g in fit if g in twin_of]}
+        fit_st = sorted(fit + [t for g in fit for t in twin_of.get(g, [])])
+        groups = {"unseen": sorted(split.test + [t for g in split.test for t in twin_of.get(g, [])]),
+                  "seen_arch": sorted(t for g in fit for t in twin_of.get(g, []))}
         norm = MinMaxNormalizer.fit(labels.subset(fit).values[:, schema.continuous_index], schema)
         by_content = {c: rows([g for g in fit if content[g] == c]) for c in set(labels.contents)}
         # a content without training GMs gets the statistics of all training GMs

@@ -1,8 +1,8 @@
 """Twin GMs: does the parser read the architecture, or the content and training run of its training GMs?
 
     reparse zoo build --twins-of ZOO --out TWINS --workers 2      # one twin per GM: same architecture,
-                                                                  # another content and seed
-    python benchmarks/twins.py --examples EXAMPLES_DIR --twins TWINS --out OUT [--folds 0,1,2,3]
+                                                                  # another content and seed (--twin 2, 3: more)
+    python benchmarks/twins.py --examples EXAMPLES_DIR --twins TWINS [TWINS2 ...] --out OUT [--folds 0,1,2,3]
         [--preset cpu] [--no-train]
 
 ``EXAMPLES_DIR`` is the ingested source zoo. The script merges the source zoo and its twins into one RED
@@ -11,8 +11,8 @@ fold it had), then per fold scores, in the source split's units:
 
 * twins whose samples fail the zoo's quality screen are left out (``--all-twins`` keeps them);
 * predictors: the spectral peer and the full method (``--preset``) trained on the fold's source GMs (**S**), and
-  trained on the source GMs plus their twins (**S+T**: the same architectures on two contents, the same number
-  of training images and steps), with the constant and family-oracle baselines;
+  trained on the source GMs plus their twins (**S+T**: the same architectures on two or more contents, the same
+  number of training images and steps), with the constant and family-oracle baselines;
 * test groups: unseen architectures (the fold's test GMs and their twins), **seen architectures on a new
   content and seed** (the twins of the training GMs; S only) and the training GMs themselves.
 
@@ -38,21 +38,24 @@ GROUPS = {"unseen": "unseen architectures (test GMs + their twins)",
           "train": "the training GMs themselves"}
 
 
-def usable_twins(twins: Path, all_twins: bool = False) -> tuple[list[str], list[str]]:
-    """(twins to use, twins left out): a twin whose samples fail the zoo's quality screen is a training that did
-    not work (the source zoo redrew such GMs; a twin cannot be redrawn without changing its architecture), so
-    it is left out unless ``all_twins``."""
+def usable_twins(twins: Path | list[Path], all_twins: bool = False) -> tuple[list[str], list[str]]:
+    """(twins to use, twins left out) of one or more twin zoos: a twin whose samples fail the zoo's quality screen
+    is a training that did not work (the source zoo redrew such GMs; a twin cannot be redrawn without changing its
+    architecture), so it is left out unless ``all_twins``."""
     import json
 
-    rows = (twins / "labels.csv").read_text().splitlines()[1:]
-    names = [r.split(",")[0] for r in rows]
-    bad = [g for g in names if not all_twins and not json.loads((twins / "_specs" / f"{g}.json").read_text())[
-        "quality"]["resembles"]]
-    return [g for g in names if g not in bad], bad
+    use: list[str] = []
+    bad: list[str] = []
+    for zoo in [twins] if isinstance(twins, Path) else twins:
+        for g in (r.split(",")[0] for r in (zoo / "labels.csv").read_text().splitlines()[1:]):
+            ok = all_twins or json.loads((zoo / "_specs" / f"{g}.json").read_text())["quality"]["resembles"]
+            (use if ok else bad).append(g)
+    return use, bad
 
 
-def pair_examples(examples: Path, twins: Path, out: Path, use: list[str]) -> Path:
-    """Ingest source zoo + the twins ``use`` into ``out/pair_examples`` (reused when present); check the folds."""
+def pair_examples(examples: Path, twins: list[Path], out: Path, use: list[str]) -> Path:
+    """Ingest source zoo + the twins ``use`` of the twin zoos ``twins`` into ``out/pair_examples`` (reused when
+    present); check the folds."""
     from reparse_tf.data.ingest import run_ingest
     from reparse_tf.data.manifest import has_manifest, read_manifest
 
@@ -63,11 +66,14 @@ def pair_examples(examples: Path, twins: Path, out: Path, use: list[str]) -> Pat
         shutil.rmtree(layout, ignore_errors=True)
         layout.mkdir(parents=True)
         lines = (examples / "labels.csv").read_text().splitlines()
-        lines += [r for r in (twins / "labels.csv").read_text().splitlines()[1:] if r.split(",")[0] in use]
+        roots = {g: Path(src_manifest["source"]) for g in src_manifest["folds"]}
+        for zoo in twins:
+            rows = [r for r in (zoo / "labels.csv").read_text().splitlines()[1:] if r.split(",")[0] in use]
+            lines += rows
+            roots.update({r.split(",")[0]: zoo for r in rows})
         (layout / "labels.csv").write_text("\n".join(lines) + "\n")
-        for root, names in ((Path(src_manifest["source"]), src_manifest["folds"]), (twins, use)):
-            for g in names:
-                os.symlink((root / g).resolve(), layout / g)
+        for g, root in roots.items():
+            os.symlink((root / g).resolve(), layout / g)
         run_ingest(layout, dest, image_size=src_manifest["image_size"], n_folds=src_manifest["n_folds"],
                    seed=src_manifest["seed"], output_format="npz")
     folds = {g: int(f) for g, f in read_manifest(dest)["folds"].items()}
@@ -106,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--examples", required=True, help="ingested source zoo (reparse ingest)")
-    ap.add_argument("--twins", required=True, help="twin zoo (reparse zoo build --twins-of)")
+    ap.add_argument("--twins", required=True, nargs="+", help="twin zoos (reparse zoo build --twins-of [--twin K])")
     ap.add_argument("--out", required=True)
     ap.add_argument("--folds", default="0,1,2,3")
     ap.add_argument("--preset", default="cpu")
@@ -118,8 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     examples = Path(args.examples)
-    use, left_out = usable_twins(Path(args.twins), args.all_twins)
-    pair = pair_examples(examples, Path(args.twins), out, use)
+    twin_zoos = [Path(t) for t in args.twins]
+    use, left_out = usable_twins(twin_zoos, args.all_twins)
+    pair = pair_examples(examples, twin_zoos, out, use)
     schema = load_schema()
     labels, folds, _ = read_fold_info(pair)
     data = load_examples(pair, labels.gms)
@@ -131,15 +138,21 @@ def main(argv: list[str] | None = None) -> int:
     if not feat_file.is_file():
         np.save(feat_file, spectral_features(data["images"]))
     feats = np.load(feat_file)
-    twin_of = {twin_group(g): g for g in labels.gms if twin_group(g) != g}
-    same_labels = sum(np.array_equal(labels.subset([s]).values, labels.subset([t]).values) for s, t in twin_of.items())
-    result: dict = {"preset": args.preset, "pairs": len(twin_of), "pairs_with_identical_labels": int(same_labels),
+    twin_of: dict[str, list[str]] = {}  # source GM -> its twins
+    for g in labels.gms:
+        if twin_group(g) != g:
+            twin_of.setdefault(twin_group(g), []).append(g)
+    pairs = [(s, t) for s, ts in twin_of.items() for t in ts]
+    same_labels = sum(np.array_equal(labels.subset([s]).values, labels.subset([t]).values) for s, t in pairs)
+    result: dict = {"preset": args.preset, "pairs": len(pairs), "architectures": len(twin_of),
+                    "pairs_with_identical_labels": int(same_labels),
                     "twins_left_out": left_out,
                     "retrieval": {"spectral_features": twin_retrieval(feats, gm_of, content, family)},
                     "folds": {}}
     base_preset = get_preset(args.preset)
-    # S+T trains on twice the GMs with half the images each: the same images per epoch and steps as S
-    st_preset = base_preset.with_overrides(images_per_gm=max(1, base_preset.images_per_gm // 2))
+    # S+T trains on up to (1 + twin zoos) times the GMs with that fraction of the images each: about the same images
+    # per epoch and steps as S
+    st_preset = base_preset.with_overrides(images_per_gm=max(1, base_preset.images_per_gm // (1 + len(twin_zoos))))
     per_gm: dict[str, dict[str, dict]] = {}
     agreement: dict[str, list[dict]] = {}
     retrieval_models: dict[str, list[dict]] = {}
@@ -151,15 +164,15 @@ def main(argv: list[str] | None = None) -> int:
         src = {g: f for g, f in folds.items() if twin_group(g) == g}
         split = fold_gms(src, k, family, base_preset.validation_fraction)
         fit_s, test_s = split.fit, split.test
-        fit_st = sorted(fit_s + [twin_of[g] for g in fit_s if g in twin_of])
-        groups = {"unseen_source": test_s, "unseen_twin": [twin_of[g] for g in test_s if g in twin_of],
-                  "seen_arch": [twin_of[g] for g in fit_s if g in twin_of], "train": fit_s}
+        fit_st = sorted(fit_s + [t for g in fit_s for t in twin_of.get(g, [])])
+        groups = {"unseen_source": test_s, "unseen_twin": sorted(t for g in test_s for t in twin_of.get(g, [])),
+                  "seen_arch": sorted(t for g in fit_s for t in twin_of.get(g, [])), "train": fit_s}
         groups["unseen"] = sorted(groups["unseen_source"] + groups["unseen_twin"])
         groups = {gr: v for gr, v in groups.items() if v}  # e.g. no twin built for a fold's test GMs
         norm = MinMaxNormalizer.fit(labels.subset(fit_s).values[:, schema.continuous_index], schema)
         preds: dict[str, dict[str, tuple]] = {}  # predictor -> group -> (cont, disc, probs)
         for name, fit, per in (("spectral_peer_S", fit_s, args.peer_images_per_gm),
-                               ("spectral_peer_ST", fit_st, args.peer_images_per_gm // 2)):
+                               ("spectral_peer_ST", fit_st, args.peer_images_per_gm // (1 + len(twin_zoos)))):
             keep = rows(fit)[subsample_per_gm(gm_of[rows(fit)], per, 0)]
             c, d = split_labels(data["labels"][keep], norm, schema)
             peer = SpectralPeer.fit(None, gm_of[keep], c, d, schema, 0, features=feats[keep])
@@ -255,8 +268,9 @@ def _test_cell(t: dict) -> str:
 
 def render(result: dict, names: list[str]) -> str:
     """Markdown tables of :func:`main`'s result."""
-    lines = [f"# Twin GMs ({result['pairs']} architectures × 2 contents; {result['pairs_with_identical_labels']} twin "
-             f"pairs with identical labels; preset {result['preset']}; folds {', '.join(result['folds'])})", "",
+    lines = [f"# Twin GMs ({result['pairs']} twins of {result.get('architectures', result['pairs'])} architectures; "
+             f"{result['pairs_with_identical_labels']} with their source's labels; preset {result['preset']}; "
+             f"folds {', '.join(result['folds'])})", "",
              f"Twins left out (samples fail the quality screen): {len(result['twins_left_out'])}"
              + (f" ({', '.join(result['twins_left_out'])})" if result["twins_left_out"] else ""), ""]
     for gr, title in GROUPS.items():

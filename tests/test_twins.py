@@ -118,27 +118,30 @@ def test_twin_agreement_tells_architecture_readers_from_content_readers():
     assert twin_pairs(["a", "a_twin1", "b_twin1"]) == [("a", "a_twin1")]
 
 
-def test_twins_benchmark_scores_every_group_without_training(tiny_examples, tiny_twins, tmp_path):
+def test_twins_benchmark_scores_every_group_without_training(tiny_zoo, tiny_examples, tiny_twins, tmp_path):
     import importlib.util
     from pathlib import Path
 
     spec = importlib.util.spec_from_file_location("twins_bench", Path(__file__).parents[1] / "benchmarks" / "twins.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    from reparse_tf.zoo.build import build_zoo
+
     out = tmp_path / "bench"
     folds = json.loads((tiny_examples / "manifest.json").read_text())["folds"]
     k = next(folds[twin_group(g)] for g in read_labels(tiny_twins / "labels.csv").gms)  # a fold with a twin
-    assert bench.main(["--examples", str(tiny_examples), "--twins", str(tiny_twins), "--out", str(out),
+    second = build_zoo(tmp_path / "twins2", twins_of=tiny_zoo, twin_index=2, limit=1, progress=False)
+    assert bench.main(["--examples", str(tiny_examples), "--twins", str(tiny_twins), str(second), "--out", str(out),
                        "--folds", str(k), "--no-train", "--peer-images-per-gm", "8", "--all-twins"]) == 0
     res = json.loads((out / "twins.json").read_text())
     pair = json.loads((out / "pair_examples" / "manifest.json").read_text())["folds"]
     assert {g: pair[g] for g in folds} == folds and all(pair[g] == pair[twin_group(g)] for g in pair)
-    assert res["pairs"] == 2 == res["pairs_with_identical_labels"]
+    assert res["pairs"] == 3 == res["pairs_with_identical_labels"] and res["architectures"] == 2
     scores = res["folds"][str(k)]["scores"]
     assert set(scores) == {"spectral_peer_S", "spectral_peer_ST", "constant", "family_oracle"}
     assert "seen_arch" not in scores["spectral_peer_ST"]
     assert scores["constant"]["unseen"]["summary"]["continuous_l1"] > 0
-    assert res["retrieval"]["spectral_features"]["n_with_twin"] == 4
+    assert res["retrieval"]["spectral_features"]["n_with_twin"] == 5  # one source with two twins, one with one
     assert "Twin agreement" in (out / "twins.md").read_text()
     spec = importlib.util.spec_from_file_location("content_bench",
                                                   Path(__file__).parents[1] / "benchmarks" / "content_invariance.py")
@@ -147,7 +150,7 @@ def test_twins_benchmark_scores_every_group_without_training(tiny_examples, tiny
     assert content_bench.main(["--twins-out", str(out), "--folds", str(k), "--images-per-gm", "8"]) == 0
     inv = json.loads((out / "content_invariance.json").read_text())
     assert set(inv["table"]) == {"raw", "content_standardised", "minus_real_content_mean"}
-    assert inv["retrieval"]["raw"]["n_with_twin"] == 4
+    assert inv["retrieval"]["raw"]["n_with_twin"] == 5
     # twins whose samples fail the quality screen are left out unless asked for
     fake = tmp_path / "fake"
     (fake / "_specs").mkdir(parents=True)
@@ -156,3 +159,16 @@ def test_twins_benchmark_scores_every_group_without_training(tiny_examples, tiny
         (fake / "_specs" / f"{g}.json").write_text(json.dumps({"quality": {"resembles": ok}}))
     assert bench.usable_twins(fake) == (["a_twin1"], ["b_twin1"])
     assert bench.usable_twins(fake, all_twins=True) == (["a_twin1", "b_twin1"], [])
+
+
+def test_twin_retrieval_with_several_twins_per_architecture():
+    rng = np.random.default_rng(1)
+    src = [f"nf_{i:03d}" for i in range(4)]
+    names = src + [f"{g}_twin{k}" for g in src for k in (1, 2)]
+    arch = {g: rng.normal(size=6) for g in src}
+    x, gms = _grouped(rng, names, lambda g: arch[twin_group(g)])
+    r = twin_retrieval(x, gms, {g: "digits" for g in names}, {g: "NF" for g in names})
+    assert r["n_with_twin"] == 12 and r["twin_nn"] == 1.0 and r["twin_rank"] == 1
+    assert r["twin_nn_chance"] == pytest.approx(2 / 11) and r["twin_rank_chance"] == pytest.approx(12 / 3)
+    a = twin_agreement(x[:, :3], np.zeros((len(x), 2), int), gms, {g: "NF" for g in names})
+    assert a["pairs"] == 8 and a["cont_l1"] < 0.05 < a["cont_l1_others"]

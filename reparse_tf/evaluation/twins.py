@@ -32,8 +32,9 @@ def gm_means(values: np.ndarray, gms: np.ndarray) -> tuple[list[str], np.ndarray
 def twin_retrieval(features: np.ndarray, gms: np.ndarray, content: dict[str, str], family: dict[str, str]) -> dict:
     """Nearest-neighbour structure of GM-mean ``features`` (standardised over GMs, Euclidean).
 
-    For the GMs that have a twin: ``twin_nn`` (share whose nearest other GM is its twin), ``twin_rank``
-    (median rank of the twin among the other GMs, 1 = nearest) and their chance values (``1 / (n - 1)``, ``n / 2``);
+    For the GMs that have a twin: ``twin_nn`` (share whose nearest other GM is a twin: its source or another twin
+    of it), ``twin_rank`` (median rank of its nearest twin among the other GMs, 1 = nearest) and their chance
+    values (``k / (n - 1)`` and ``n / (k + 1)`` for ``k`` twins, averaged);
     for all GMs: ``content_nn`` / ``family_nn`` (nearest other GM has the same content / family) with the chance
     share of such GMs among the others."""
     names, means = gm_means(features, gms)
@@ -44,11 +45,9 @@ def twin_retrieval(features: np.ndarray, gms: np.ndarray, content: dict[str, str
     nearest = dist.argmin(axis=1)
     index = {g: i for i, g in enumerate(names)}
     n = len(names)
-    partner = {}
-    for src, tw in twin_pairs(names):
-        partner[src], partner[tw] = tw, src
-    with_twin = [g for g in names if g in partner]
-    ranks = [int((dist[index[g]] < dist[index[g], index[partner[g]]]).sum()) + 1 for g in with_twin]
+    partners = {g: [index[h] for h in names if h != g and twin_group(h) == twin_group(g)] for g in names}
+    with_twin = [g for g in names if partners[g]]
+    ranks = [int((dist[index[g]] < dist[index[g], partners[g]].min()).sum()) + 1 for g in with_twin]
 
     def share(key: dict[str, str]) -> tuple[float, float]:
         hit = np.mean([key[names[nearest[i]]] == key[g] for i, g in enumerate(names)])
@@ -57,9 +56,10 @@ def twin_retrieval(features: np.ndarray, gms: np.ndarray, content: dict[str, str
 
     out = {"n_gms": n, "n_with_twin": len(with_twin)}
     if with_twin:
-        out.update({"twin_nn": float(np.mean([names[nearest[index[g]]] == partner[g] for g in with_twin])),
-                    "twin_nn_chance": 1.0 / (n - 1), "twin_rank": float(np.median(ranks)),
-                    "twin_rank_chance": n / 2})
+        k = np.array([len(partners[g]) for g in with_twin], float)
+        out.update({"twin_nn": float(np.mean([nearest[index[g]] in partners[g] for g in with_twin])),
+                    "twin_nn_chance": float(np.mean(k / (n - 1))), "twin_rank": float(np.median(ranks)),
+                    "twin_rank_chance": float(np.mean(n / (k + 1)))})
     for name, key in (("content", content), ("family", family)):
         out[f"{name}_nn"], out[f"{name}_nn_chance"] = share(key)
     return out

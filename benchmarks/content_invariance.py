@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     from reparse_tf.evaluation.parsing_evaluation import load_examples, score_predictions, subsample_per_gm
     from reparse_tf.evaluation.significance import compare_per_gm
     from reparse_tf.evaluation.spectral_peer import SpectralPeer, spectral_features
-    from reparse_tf.evaluation.twins import twin_retrieval
+    from reparse_tf.evaluation.twins import twin_retrieval, twins_by_source, twins_of
     from reparse_tf.serving.artifacts import write_json
     from reparse_tf.targets.cluster_ground_truth import read_fold_info
     from reparse_tf.zoo.content import CONTENTS, load_content
@@ -62,10 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     size = int(read_manifest(pair)["image_size"])
     real_mean = {c: spectral_features(load_content(c, size)[0]).mean(axis=0) for c in sorted(set(labels.contents))}
     minus_real = feats - np.stack([real_mean[c] for c in image_content])
-    twin_of: dict[str, list[str]] = {}  # source GM -> its twins
-    for g in labels.gms:
-        if twin_group(g) != g:
-            twin_of.setdefault(twin_group(g), []).append(g)
+    twin_of = twins_by_source(labels.gms)
+    # peers fitted on GMs and their twins take fewer images per GM: as many images in all
+    per_twin_gm = args.images_per_gm // (1 + max(map(len, twin_of.values()), default=0))
 
     def rows(gms: list[str]) -> np.ndarray:
         return np.flatnonzero(np.isin(gm_of, gms))
@@ -78,9 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         src = {g: f for g, f in folds.items() if twin_group(g) == g}
         split = fold_gms(src, k, family, DEFAULT_VALIDATION_FRACTION)
         fit = split.fit
-        fit_st = sorted(fit + [t for g in fit for t in twin_of.get(g, [])])
-        groups = {"unseen": sorted(split.test + [t for g in split.test for t in twin_of.get(g, [])]),
-                  "seen_arch": sorted(t for g in fit for t in twin_of.get(g, []))}
+        fit_st = sorted(fit + twins_of(fit, twin_of))
+        groups = {"unseen": sorted(split.test + twins_of(split.test, twin_of)), "seen_arch": twins_of(fit, twin_of)}
         norm = MinMaxNormalizer.fit(labels.subset(fit).values[:, schema.continuous_index], schema)
         by_content = {c: rows([g for g in fit if content[g] == c]) for c in set(labels.contents)}
         # a content without training GMs gets the statistics of all training GMs
@@ -106,13 +104,13 @@ def main(argv: list[str] | None = None) -> int:
             p = peer(fit, x, args.images_per_gm)
             fold_res[name] = {gr: {key: score(p, x, gms)["summary"][key] for key in KEYS} for gr, gms in groups.items()}
         # one peer per content (training GMs + twins of that content) against one peer on all of them
-        everyone = peer(fit_st, feats, args.images_per_gm // 2)
+        everyone = peer(fit_st, feats, per_twin_gm)
         for c in sorted(set(labels.contents)):
             test = [g for g in groups["unseen"] if content[g] == c]
             own = [g for g in fit_st if content[g] == c]
             if not test or len(own) < 3:
                 continue
-            for name, p in (("all_contents", everyone), ("own_content", peer(own, feats, args.images_per_gm // 2))):
+            for name, p in (("all_contents", everyone), ("own_content", peer(own, feats, per_twin_gm))):
                 per_gm.setdefault(name, {}).update({f"{k}/{g}": v for g, v in score(p, feats, test)["per_gm"].items()})
         result["folds"][str(k)] = fold_res
         print(f"fold {k}: " + ", ".join(f"{n} {v['unseen']['continuous_l1']:.3f}" for n, v in fold_res.items()),

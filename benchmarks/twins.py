@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     from reparse_tf.evaluation.parsing_evaluation import load_examples, score_predictions, subsample_per_gm
     from reparse_tf.evaluation.significance import compare_per_gm
     from reparse_tf.evaluation.spectral_peer import SpectralPeer, spectral_features
-    from reparse_tf.evaluation.twins import twin_agreement, twin_retrieval
+    from reparse_tf.evaluation.twins import twin_agreement, twin_pairs, twin_retrieval, twins_by_source, twins_of
     from reparse_tf.serving.artifacts import write_json
     from reparse_tf.targets.cluster_ground_truth import read_fold_info
     from reparse_tf.training.presets import get_preset
@@ -138,11 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     if not feat_file.is_file():
         np.save(feat_file, spectral_features(data["images"]))
     feats = np.load(feat_file)
-    twin_of: dict[str, list[str]] = {}  # source GM -> its twins
-    for g in labels.gms:
-        if twin_group(g) != g:
-            twin_of.setdefault(twin_group(g), []).append(g)
-    pairs = [(s, t) for s, ts in twin_of.items() for t in ts]
+    twin_of = twins_by_source(labels.gms)
+    pairs = twin_pairs(labels.gms)
     same_labels = sum(np.array_equal(labels.subset([s]).values, labels.subset([t]).values) for s, t in pairs)
     result: dict = {"preset": args.preset, "pairs": len(pairs), "architectures": len(twin_of),
                     "pairs_with_identical_labels": int(same_labels),
@@ -164,9 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         src = {g: f for g, f in folds.items() if twin_group(g) == g}
         split = fold_gms(src, k, family, base_preset.validation_fraction)
         fit_s, test_s = split.fit, split.test
-        fit_st = sorted(fit_s + [t for g in fit_s for t in twin_of.get(g, [])])
-        groups = {"unseen_source": test_s, "unseen_twin": sorted(t for g in test_s for t in twin_of.get(g, [])),
-                  "seen_arch": sorted(t for g in fit_s for t in twin_of.get(g, [])), "train": fit_s}
+        fit_st = sorted(fit_s + twins_of(fit_s, twin_of))
+        groups = {"unseen_source": test_s, "unseen_twin": twins_of(test_s, twin_of),
+                  "seen_arch": twins_of(fit_s, twin_of), "train": fit_s}
         groups["unseen"] = sorted(groups["unseen_source"] + groups["unseen_twin"])
         groups = {gr: v for gr, v in groups.items() if v}  # e.g. no twin built for a fold's test GMs
         norm = MinMaxNormalizer.fit(labels.subset(fit_s).values[:, schema.continuous_index], schema)

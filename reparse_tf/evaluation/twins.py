@@ -16,10 +16,24 @@ import numpy as np
 from reparse_tf.data.folds import twin_group
 
 
+def twins_by_source(gms: list[str]) -> dict[str, list[str]]:
+    """``{source GM: [its twins]}`` for the twins in ``gms`` whose source GM is there too, both levels sorted."""
+    present = set(gms)
+    out: dict[str, list[str]] = {}
+    for g in sorted(present):
+        if twin_group(g) != g and twin_group(g) in present:
+            out.setdefault(twin_group(g), []).append(g)
+    return dict(sorted(out.items()))
+
+
 def twin_pairs(gms: list[str]) -> list[tuple[str, str]]:
     """``(source, twin)`` for every twin in ``gms`` whose source GM is there too, sorted."""
-    present = set(gms)
-    return sorted((twin_group(g), g) for g in present if twin_group(g) != g and twin_group(g) in present)
+    return [(s, t) for s, ts in twins_by_source(gms).items() for t in ts]
+
+
+def twins_of(gms: list[str], by_source: dict[str, list[str]]) -> list[str]:
+    """The twins (``by_source``: :func:`twins_by_source`) of the GMs ``gms``, sorted."""
+    return sorted(t for g in gms for t in by_source.get(g, []))
 
 
 def gm_means(values: np.ndarray, gms: np.ndarray) -> tuple[list[str], np.ndarray]:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reparse_tf.data.labels import LabelTable, write_labels
+from reparse_tf.data.labels import LabelTable, read_labels, write_labels
 from reparse_tf.data.schema import load_schema
 from reparse_tf.serving.artifacts import write_json
 from reparse_tf.zoo.spec import CONTENT_REDRAW_FROM, PRESETS, GMSpec, draw_specs, redrawn, twin
@@ -231,18 +231,15 @@ def _build_task(args: tuple[GMSpec, Path, str, int, int, dict | None]) -> tuple[
 
 
 def twin_specs(source: str | Path, k: int = 1) -> tuple[list[GMSpec], dict]:
-    """Twin ``k`` (:func:`reparse_tf.zoo.spec.twin`) of every GM of the built zoo ``source`` (the attempt that
-    stayed), and the source's ``coverage.json``."""
+    """Twin ``k`` (:func:`reparse_tf.zoo.spec.twin`) of every GM in the built zoo ``source``'s ``labels.csv`` (the
+    attempt that stayed), and the source's ``coverage.json``."""
     source = Path(source)
     cov_file = source / "coverage.json"
     if not cov_file.is_file():
         raise FileNotFoundError(f"{cov_file}: not found; --twins-of needs a zoo built by `reparse zoo build`")
     cov = json.loads(cov_file.read_text())
-    specs = []
-    for rec_file in sorted((source / "_specs").glob("*.json")):
-        rec = json.loads(rec_file.read_text())
-        if (source / rec["spec"]["name"]).is_dir():
-            specs.append(twin(GMSpec.from_json(rec["spec"]), k))
+    specs = [twin(GMSpec.from_json(json.loads((source / "_specs" / f"{g}.json").read_text())["spec"]), k)
+             for g in sorted(read_labels(source / "labels.csv").gms)]
     if not specs:
         raise ValueError(f"{source}: no built GMs to twin")
     return specs, cov

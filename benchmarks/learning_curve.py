@@ -17,12 +17,10 @@ import json
 import os
 from pathlib import Path
 
-KEYS = (("continuous_l1", "continuous L1 (lower is better)"), ("discrete_f1", "discrete macro F1"),
-        ("loss_f1", "loss-type macro F1"))
-
 
 def main(argv: list[str] | None = None) -> int:
     from reparse_tf.evaluation.benchmark import run_benchmark
+    from reparse_tf.evaluation.learning_curve import KEYS, per_doubling, plot
     from reparse_tf.evaluation.variants import LABELS, READOUT
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -88,48 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     (out / "learning_curve.md").write_text(f"# Learning curve (baselines: folds {folds}; trained variants: folds "
                                            f"{variant_folds}; preset {args.preset})\n\n" + md)
     print(md)
-    _plot(points, methods, out / "learning_curve.png", LABELS)
+    plot(points, methods, out / "learning_curve.png", LABELS)
     return 0
-
-
-def per_doubling(points: list[dict], methods: list[str]) -> dict[str, dict[str, float | None]]:
-    """``{method: {metric: slope}}`` of the fold-mean metric against log2(fitted GMs) (None: < 2 points)."""
-    import numpy as np
-
-    out: dict[str, dict[str, float | None]] = {}
-    for m in methods:
-        out[m] = {}
-        for key, _ in KEYS:
-            xy = [(p["n_fit_gms"].get(m, p["max_train_gms"]), p["table"].get(m, {}).get(key, {}).get("mean"))
-                  for p in points]
-            xy = [(float(x), float(y)) for x, y in xy if x and y is not None]
-            out[m][key] = (float(np.polyfit(np.log2([x for x, _ in xy]), [y for _, y in xy], 1)[0])
-                           if len({x for x, _ in xy}) >= 2 else None)
-    return out
-
-
-def _plot(points: list[dict], methods: list[str], path: Path, labels: dict) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(KEYS), figsize=(4.2 * len(KEYS), 3.4))
-    for ax, (key, title) in zip(axes, KEYS, strict=True):
-        for m in methods:
-            xs = [p["n_fit_gms"].get(m, p["max_train_gms"]) for p in points]
-            ys = [p["table"].get(m, {}).get(key, {}).get("mean") for p in points]
-            es = [p["table"].get(m, {}).get(key, {}).get("std") or 0 for p in points]
-            if any(y is None for y in ys):
-                continue
-            style = "--" if m in ("constant", "family_oracle", "label_copy") else "-o"
-            ax.errorbar(xs, ys, yerr=es, fmt=style, capsize=3, label=labels.get(m, m))
-        ax.set_xlabel("training GMs per fold")
-        ax.set_title(title, fontsize=10)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -238,13 +238,43 @@ def test_benchmark_scores_every_baseline_on_real_examples(tiny_examples, tmp_pat
 
 
 def test_learning_curve_slope_per_doubling():
-    import importlib.util
+    from reparse_tf.evaluation.learning_curve import doublings_to, per_doubling
 
-    spec = importlib.util.spec_from_file_location("learning_curve",
-                                                  Path(__file__).parents[1] / "benchmarks" / "learning_curve.py")
-    lc = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(lc)
     points = [{"max_train_gms": n, "n_fit_gms": {"peer": n},
                "table": {"peer": {"continuous_l1": {"mean": 0.3 - 0.02 * np.log2(n)}}}} for n in (10, 20, 40)]
-    slopes = lc.per_doubling(points, ["peer"])["peer"]
+    slopes = per_doubling(points, ["peer"])["peer"]
     assert slopes["continuous_l1"] == pytest.approx(-0.02) and slopes["discrete_f1"] is None
+    at_40 = 0.3 - 0.02 * np.log2(40)
+    assert doublings_to(points, "peer", "continuous_l1", at_40 - 0.06, lower_is_better=True) == pytest.approx(3)
+    assert doublings_to(points, "peer", "continuous_l1", at_40 + 0.01, lower_is_better=True) == 0
+    # a trend moving away from the target never gets there
+    assert doublings_to(points, "peer", "continuous_l1", at_40 + 0.06, lower_is_better=False) is None
+
+
+def test_more_gms_benchmark_adds_other_seeds_to_training_only(tiny_examples, tmp_path):
+    import importlib.util
+
+    from reparse_tf.data.ingest import run_ingest
+    from reparse_tf.zoo.build import build_zoo
+
+    spec = importlib.util.spec_from_file_location("more_gms", Path(__file__).parents[1] / "benchmarks" / "more_gms.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    zoo = build_zoo(tmp_path / "seed1", preset="tiny", seed=1, limit=3, progress=False)
+    extra = tmp_path / "examples1"
+    run_ingest(zoo, extra, image_size=64, n_folds=2, seed=0, output_format="npz")
+    out = tmp_path / "bench"
+    argv = ["--examples", str(tiny_examples), "--extra", str(extra), "--out", str(out), "--folds", "0",
+            "--sizes", "4", "--draws", "2", "--peer-images-per-gm", "8", "--preset", "tiny"]
+    assert bench.main(argv) == 0
+    res = json.loads((out / "more_gms.json").read_text())
+    own, pool4, every = (res["runs"][p] for p in ("own", "pool4", "all"))
+    assert res["extra_gms"] == 3 and own[0]["n_extra"] == 0 and every[0]["n_extra"] == 3
+    assert every[0]["n_fit"] == own[0]["n_fit"] + 3 and len(pool4) == 2 and all(r["n_fit"] == 4 for r in pool4)
+    # the test GMs are the fold's own GMs in every point
+    folds = json.loads((tiny_examples / "manifest.json").read_text())["folds"]
+    assert res["paired_tests"]["all vs own, constant"]["continuous_l1"]["n"] == sum(f == 0 for f in folds.values())
+    assert "More GMs" in (out / "more_gms.md").read_text() and (out / "more_gms.png").is_file()
+    with pytest.raises(ValueError, match="already in an earlier zoo"):
+        bench.main(["--examples", str(tiny_examples), "--extra", str(tiny_examples), "--out", str(tmp_path / "x")])
+

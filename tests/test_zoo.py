@@ -227,6 +227,9 @@ def test_spec_drawing_is_deterministic_and_seed_dependent():
     assert [s.to_json() for s in a] == [s.to_json() for s in b]
     assert [s.to_json() for s in a] != [s.to_json() for s in c]
     assert GMSpec.from_json(json.loads(a[5].dumps())) == a[5]
+    # zoos of two seeds can share one layout: seed 0 keeps its plain names, others are prefixed
+    zero = {s.name for s in draw_specs("standard", seed=0)}
+    assert "gan_000" in zero and not zero & {s.name for s in a} and all(s.name.startswith("s3_") for s in a)
 
 
 def test_counted_labels_deterministic():

@@ -150,11 +150,13 @@ def draw_specs(preset: str = "tiny", seed: int = 0, image_size: int = 64) -> lis
     arch = {p.name: _balanced(n, list(p.classes), rng, sizes) for p in schema.discrete_architecture}
     contents = _balanced(n, list(CONTENTS), rng, sizes)
     loss_by_family = {f: iter(_losses(f, fams.count(f), rng)) for f in FAMILIES}
+    # seed 0 keeps its plain names; other seeds prefix theirs, so zoos of several seeds can be pooled in one layout
+    prefix = "" if seed == 0 else f"s{seed}_"
     specs = []
     for i, fam in enumerate(fams):
         down = arch["downsampling"][i] == "used"
         specs.append(GMSpec(
-            name=f"{fam.lower()}_{i:03d}",
+            name=f"{prefix}{fam.lower()}_{i:03d}",
             family=fam,
             content=contents[i],
             seed=int(seed * 100003 + i),

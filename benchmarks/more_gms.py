@@ -3,7 +3,7 @@
     reparse zoo build --preset standard --seed 1 --out ZOO1 --workers 2   # 60 more GMs: new architectures
     reparse ingest ZOO1 --out EXAMPLES1 --format npz
     python benchmarks/more_gms.py --examples EXAMPLES --extra EXAMPLES1 [EXAMPLES2 ...] --out OUT
-        [--folds 0,1,2,3] [--sizes 15,30,60,80] [--draws 3] [--peer-images-per-gm 100]
+        [--folds 0,1,2,3] [--sizes 20,60] [--draws 2] [--peer-images-per-gm 100]
 
 Per fold of ``EXAMPLES``, the test GMs are the fold's own; the training pool is the fold's fitted GMs plus every
 GM of the extra zoos (built from other seeds: other architectures and training runs on the same contents and
@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +86,24 @@ def score_point(pool: dict, fit: list[str], test: list[str], norm, per_gm_images
             for name, (pc, pd, probs) in preds.items()}
 
 
+def cached_point(path: Path, score: Callable[[], dict], fit: list[str]) -> dict:
+    """``score()``'s summaries and per-GM scores, kept in ``path`` (reused when it was fitted on the same GMs), so
+    a run resumes and several processes can share the folds (``--folds``) of one ``--out``."""
+    import json
+
+    from reparse_tf.serving.artifacts import write_json
+
+    if path.is_file():
+        kept = json.loads(path.read_text())
+        if kept["fit"] == sorted(fit):
+            return kept["scores"]
+    scores = {m: {"summary": s["summary"], "per_gm": s["per_gm"]} for m, s in score().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path.with_name(f".{path.name}.tmp"), {"fit": sorted(fit), "scores": scores}, strict=False)
+    os.replace(path.with_name(f".{path.name}.tmp"), path)
+    return scores
+
+
 def main(argv: list[str] | None = None) -> int:
     from reparse_tf.data.folds import fold_gms, stratified_subset
     from reparse_tf.data.schema import MinMaxNormalizer, load_schema
@@ -100,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--extra", required=True, nargs="+", help="ingested zoos of other seeds: training GMs only")
     ap.add_argument("--out", required=True)
     ap.add_argument("--folds", default="0,1,2,3")
-    ap.add_argument("--sizes", default="15,30,60,80", help="pool draws below the whole pool (GMs per draw)")
-    ap.add_argument("--draws", type=int, default=3, help="draws per size (the whole pool: one)")
+    ap.add_argument("--sizes", default="20,60", help="pool draws below the whole pool (GMs per draw)")
+    ap.add_argument("--draws", type=int, default=2, help="draws per size (the whole pool: one)")
     ap.add_argument("--peer-images-per-gm", type=int, default=100)
     ap.add_argument("--preset", default="cpu", help="training preset whose validation share carves the fold")
     args = ap.parse_args(argv)
@@ -126,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         plan += [(f"pool{n}", stratified_subset(every, family, n, seed=1000 * k + s), s)
                  for n in sizes if n < len(every) for s in range(args.draws)]
         for point, fit, draw in plan:
-            scores = score_point(pool, fit, split.test, norm, args.peer_images_per_gm, seed=draw)
+            scores = cached_point(out / "cache" / f"fold{k}-{point}-draw{draw}-per{args.peer_images_per_gm}.json",
+                                  partial(score_point, pool, fit, split.test, norm, args.peer_images_per_gm, draw),
+                                  fit)
             runs.setdefault(point, []).append({"fold": k, "draw": draw, "n_fit": len(fit),
                                                "n_extra": len(set(fit) & set(extra_gms)),
                                                **{m: {key: s["summary"].get(key) for key in KEYS}

@@ -275,6 +275,11 @@ def test_more_gms_benchmark_adds_other_seeds_to_training_only(tiny_examples, tmp
     folds = json.loads((tiny_examples / "manifest.json").read_text())["folds"]
     assert res["paired_tests"]["all vs own, constant"]["continuous_l1"]["n"] == sum(f == 0 for f in folds.values())
     assert "More GMs" in (out / "more_gms.md").read_text() and (out / "more_gms.png").is_file()
+    # every point is cached: a second run fits nothing and writes the same table
+    stamps = {f: f.stat().st_mtime_ns for f in (out / "cache").iterdir()}
+    assert len(stamps) == 4 and bench.main(argv) == 0
+    assert {f: f.stat().st_mtime_ns for f in (out / "cache").iterdir()} == stamps
+    assert json.loads((out / "more_gms.json").read_text())["points"] == res["points"]
     with pytest.raises(ValueError, match="already in an earlier zoo"):
         bench.main(["--examples", str(tiny_examples), "--extra", str(tiny_examples), "--out", str(tmp_path / "x")])
 

@@ -61,6 +61,8 @@ def test_bfloat16_is_measured_only_where_there_are_bf16_units():
     assert candidate_settings(avx2, "jax") == [("float32", True)]
     bf16 = Machine("x", 2, frozenset({"avx2", "avx512_bf16"}), 2000.0)
     assert ("mixed_bfloat16", True) in candidate_settings(bf16)
+    assert ("mixed_bfloat16", False) in candidate_settings(bf16, "tensorflow")  # oneDNN's AMX kernels
+    assert ("mixed_bfloat16", False) not in candidate_settings(bf16, "jax")
     assert ("mixed_bfloat16", True) in candidate_settings(Machine("x", 1, accelerator="gpu: H200"))
 
 
@@ -77,25 +79,26 @@ def test_speed_settings_are_measured_once_per_machine_and_cached(tmp_path, monke
 
     def measure(preset, dtype, jit):
         calls.append((dtype, jit))
-        return {("float32", True): 50.0, ("float32", False): 40.0, ("mixed_bfloat16", True): 80.0}[(dtype, jit)]
+        return {("float32", True): 50.0, ("float32", False): 40.0, ("mixed_bfloat16", True): 80.0,
+                ("mixed_bfloat16", False): 70.0}[(dtype, jit)]
 
     preset = get_preset("cpu")
     assert preset.tune
     first = choose_speed_settings(preset, machine, measure)
     assert (first["dtype_policy"], first["jit_compile"], first["cached"]) == ("mixed_bfloat16", True, False)
-    assert len(calls) == 3
+    assert len(calls) == 4
     again = choose_speed_settings(preset, machine, measure)
-    assert again["cached"] and again["dtype_policy"] == "mixed_bfloat16" and len(calls) == 3
+    assert again["cached"] and again["dtype_policy"] == "mixed_bfloat16" and len(calls) == 4
     saved = json.loads((tmp_path / hardware.TUNING_FILE).read_text())
     assert list(saved.values())[0]["rates"]["mixed_bfloat16/xla"] == 80.0
     # another network shape is another measurement
     choose_speed_settings(preset.with_overrides(fen_width=32), machine, measure)
-    assert len(calls) == 6
+    assert len(calls) == 8
     # a preset without tune keeps its own fields and measures nothing
     fixed = choose_speed_settings(get_preset("tiny"), machine, measure)
-    assert (fixed["dtype_policy"], fixed["measured"], len(calls)) == ("float32", False, 6)
+    assert (fixed["dtype_policy"], fixed["measured"], len(calls)) == ("float32", False, 8)
     tuned = hardware.tuned(preset.with_overrides(fen_width=32), log=None, machine=machine, measure=measure)
-    assert len(calls) == 6   # cached
+    assert len(calls) == 8   # cached
     assert (tuned.dtype_policy, tuned.jit_compile, tuned.tune) == ("mixed_bfloat16", True, False)
 
 

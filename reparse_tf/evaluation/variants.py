@@ -32,6 +32,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # parsing metrics must not depend on the dtype / XLA choice
     "full_bf16_xla": {"parser": "two", "fingerprint": True, "backbone": "fen", "random_gt": False,
                       "overrides": {"dtype_policy": "mixed_bfloat16", "jit_compile": True, "tune": False}},
+    # bf16 on TensorFlow's own kernels (AMX tiles where there are) against float32, both fixed
+    "full_bf16": {"parser": "two", "fingerprint": True, "backbone": "fen", "random_gt": False,
+                  "overrides": {"dtype_policy": "mixed_bfloat16", "jit_compile": False, "tune": False}},
+    "full_float32": {"parser": "two", "fingerprint": True, "backbone": "fen", "random_gt": False,
+                     "overrides": {"dtype_policy": "float32", "jit_compile": False, "tune": False}},
 }
 DEFAULT_VARIANTS = ("full", "random_gt", "no_fingerprint", "one_parser", "cnn")
 LABELS = {"full": "Full method (FEN + PN)", "random_gt": "Random ground truth", "no_fingerprint": "No fingerprint",
@@ -39,6 +44,8 @@ LABELS = {"full": "Full method (FEN + PN)", "random_gt": "Random ground truth", 
           "balanced_loss": "Full, balanced loss terms", "family_balanced": "Full, family clusters + balanced loss",
           "spectral_encoder": "Full, spectral encoder", "dropout": "Full, dropout 0.5 on the embedding",
           "full_bf16_xla": "Full, mixed_bfloat16 + XLA (fixed speed setting)",
+          "full_bf16": "Full, mixed_bfloat16, XLA off (fixed speed setting)",
+          "full_float32": "Full, float32, XLA off (fixed speed setting)",
           **BASELINE_LABELS}
 # a trained variant's frozen embedding under the spectral peer's regularised linear heads (evaluation's
 # ``linear_heads``): tells the representation from the network's own heads

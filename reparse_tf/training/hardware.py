@@ -165,6 +165,10 @@ def candidate_settings(machine: Machine, backend: str | None = None) -> list[tup
     out = [("float32", True)] if backend == "jax" else [("float32", True), ("float32", False)]
     if machine.has_bf16_units:
         out.append(("mixed_bfloat16", True))
+        if backend != "jax":
+            # TensorFlow's own (oneDNN) kernels run bf16 convolutions on AMX tiles; its XLA CPU path does not
+            # (paper preset on a 2-core AMX Xeon: inference x2.6 over float32 without XLA, x1.0 with it)
+            out.append(("mixed_bfloat16", False))
     return out
 
 
@@ -188,8 +192,9 @@ def _key(machine: Machine, preset) -> str:
     import keras
 
     shape = {f: getattr(preset, f) for f in SHAPE_FIELDS}
+    # the candidates too: a choice cached before a setting became a candidate is measured again
     text = json.dumps([machine.processor, machine.cores, machine.accelerator, keras.backend.backend(),
-                       keras.__version__, shape], sort_keys=True, default=str)
+                       keras.__version__, shape, candidate_settings(machine)], sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     from reparse_tf.data.manifest import read_manifest
     from reparse_tf.data.schema import MinMaxNormalizer, load_schema, split_labels
     from reparse_tf.evaluation.metrics import mean_std
-    from reparse_tf.evaluation.parsing_evaluation import load_examples, score_predictions, subsample_per_gm
+    from reparse_tf.evaluation.parsing_evaluation import load_examples, score_predictions
     from reparse_tf.evaluation.significance import compare_per_gm
     from reparse_tf.evaluation.spectral_peer import SpectralPeer, spectral_features
     from reparse_tf.evaluation.twins import twin_retrieval, twins_by_source, twins_of
@@ -88,9 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         z = (feats - np.stack([mu[c] for c in image_content])) / np.stack([sd[c] for c in image_content])
 
         def peer(gms: list[str], x: np.ndarray, per: int, norm=norm) -> SpectralPeer:
-            keep = rows(gms)[subsample_per_gm(gm_of[rows(gms)], per, 0)]
-            c, d = split_labels(data["labels"][keep], norm, schema)
-            return SpectralPeer.fit(None, gm_of[keep], c, d, schema, 0, features=x[keep])
+            return SpectralPeer.fit_gms(x, gm_of, data["labels"], gms, norm, per, 0, schema)
 
         def score(p: SpectralPeer, x: np.ndarray, gms: list[str], norm=norm) -> dict:
             idx = rows(gms)

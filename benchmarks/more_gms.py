@@ -66,15 +66,13 @@ def score_point(pool: dict, fit: list[str], test: list[str], norm, per_gm_images
     """``{predictor: score_predictions(...)}`` of the predictors fitted on ``fit`` and scored on ``test``."""
     from reparse_tf.data.schema import load_schema, split_labels
     from reparse_tf.evaluation import baselines as B
-    from reparse_tf.evaluation.parsing_evaluation import score_predictions, subsample_per_gm
+    from reparse_tf.evaluation.parsing_evaluation import score_predictions
     from reparse_tf.evaluation.spectral_peer import SpectralPeer
 
     schema = load_schema()
     gm, labels = pool["gm"], pool["labels"]
-    tr, te = np.flatnonzero(np.isin(gm, fit)), np.flatnonzero(np.isin(gm, test))
-    tr = tr[subsample_per_gm(gm[tr], per_gm_images, seed)]
-    c, d = split_labels(labels[tr], norm, schema)
-    peer = SpectralPeer.fit(None, gm[tr], c, d, schema, seed, features=pool["features"][tr])
+    te = np.flatnonzero(np.isin(gm, test))
+    peer = SpectralPeer.fit_gms(pool["features"], gm, labels, fit, norm, per_gm_images, seed, schema)
     preds = {"spectral_peer": peer.predict(features=pool["features"][te])}
     table = pool["table"]
     for name, fn in (("constant", B.constant), ("family_oracle", B.family_oracle)):

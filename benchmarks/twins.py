@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     from reparse_tf.data.schema import MinMaxNormalizer, load_schema, split_labels
     from reparse_tf.evaluation import baselines as B
     from reparse_tf.evaluation.metrics import mean_std
-    from reparse_tf.evaluation.parsing_evaluation import load_examples, score_predictions, subsample_per_gm
+    from reparse_tf.evaluation.parsing_evaluation import load_examples, score_predictions
     from reparse_tf.evaluation.significance import compare_per_gm
     from reparse_tf.evaluation.spectral_peer import SpectralPeer, spectral_features
     from reparse_tf.evaluation.twins import twin_agreement, twin_pairs, twin_retrieval, twins_by_source, twins_of
@@ -170,9 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         preds: dict[str, dict[str, tuple]] = {}  # predictor -> group -> (cont, disc, probs)
         for name, fit, per in (("spectral_peer_S", fit_s, args.peer_images_per_gm),
                                ("spectral_peer_ST", fit_st, args.peer_images_per_gm // (1 + len(twin_zoos)))):
-            keep = rows(fit)[subsample_per_gm(gm_of[rows(fit)], per, 0)]
-            c, d = split_labels(data["labels"][keep], norm, schema)
-            peer = SpectralPeer.fit(None, gm_of[keep], c, d, schema, 0, features=feats[keep])
+            peer = SpectralPeer.fit_gms(feats, gm_of, data["labels"], fit, norm, per, 0, schema)
             preds[name] = {gr: peer.predict(features=feats[rows(gms)]) for gr, gms in groups.items()}
         for name, fn in (("constant", B.constant), ("family_oracle", B.family_oracle)):
             preds[name] = {}

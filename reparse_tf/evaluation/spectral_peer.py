@@ -133,6 +133,21 @@ class SpectralPeer:
         return cls(scaler, ridge, classifiers, [p.num_classes for p in schema.discrete],
                    {"ridge_alpha": alpha, "logistic_C": c_best, "n_features": int(x.shape[1])})
 
+    @classmethod
+    def fit_gms(cls, features: np.ndarray, gms: np.ndarray, labels: np.ndarray, fit: list[str], normalizer,
+                per_gm: int, seed: int = 0, schema: HyperparameterSchema | None = None) -> SpectralPeer:
+        """Fit on at most ``per_gm`` rows of each GM in ``fit``, given every row's ``features``, GM and raw
+        ``labels`` ``[N, 25]``; continuous targets in ``normalizer``'s units."""
+        from reparse_tf.data.schema import split_labels
+        from reparse_tf.evaluation.parsing_evaluation import subsample_per_gm
+
+        schema = schema or load_schema()
+        gms = np.asarray(gms).astype(str)
+        rows = np.flatnonzero(np.isin(gms, fit))
+        rows = rows[subsample_per_gm(gms[rows], per_gm, seed)]
+        cont, disc = split_labels(np.asarray(labels)[rows], normalizer, schema)
+        return cls.fit(None, gms[rows], cont, disc, schema, seed, features=features[rows])
+
     def predict(self, images: np.ndarray | None = None, features: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
         x = self.scaler.transform(spectral_features(images) if features is None else features)

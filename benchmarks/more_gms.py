@@ -162,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
                "n_extra": float(np.mean([r["n_extra"] for r in runs[p]])), "runs": len(runs[p]),
                "n_fit_gms": {}, "table": {m: {key: mean_std([r[m][key] for r in runs[p]]) for key in KEYS}
                                           for m in PREDICTORS}} for p in order]
-    curve = [p for p in points if p["point"] != "own"]   # the pooled draws and the whole pool: one kind of subset
+    # every point, the fold's own GMs included (a subset of the pool like the draws, chosen by the fold's split)
+    curve = sorted(points, key=lambda p: p["max_train_gms"])
     slopes = per_doubling(curve, list(PREDICTORS))
     oracle = next(p for p in points if p["point"] == "all")["table"]["family_oracle"]
     goals = {"continuous_l1": (0.9 * oracle["continuous_l1"]["mean"], True, "10 % below the family oracle's L1"),
@@ -201,8 +202,8 @@ def render(result: dict, labels: dict[str, str]) -> str:
         for m, row in p["table"].items():
             lines.append(f"| {name} | {p['n_extra']:.0f} | {labels.get(m, m)} | "
                          + " | ".join(_cell(row[key]) for key in KEYS) + " |")
-    lines += ["", "Change per doubling of the training GMs (least-squares slope against log2 GMs, pooled draws and the "
-              "whole pool):", "", "| predictor | continuous L1 | discrete F1 | loss F1 |", "| --- | --- | --- | --- |"]
+    lines += ["", "Change per doubling of the training GMs (least-squares slope of the means against log2 GMs, every "
+              "point):", "", "| predictor | continuous L1 | discrete F1 | loss F1 |", "| --- | --- | --- | --- |"]
     for m, s in result["per_doubling"].items():
         lines.append(f"| {labels.get(m, m)} | " + " | ".join("n/a" if s.get(key) is None else f"{s[key]:+.3f}"
                                                            for key in ("continuous_l1", "discrete_f1", "loss_f1"))

@@ -244,25 +244,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _cell(v: dict) -> str:
-    return "n/a" if v.get("mean") is None else f"{v['mean']:.3f} ± {v['std']:.3f}"
-
-
 def _num(r: dict, key: str) -> str:
     v = r.get(key)
     v = v.get("mean") if isinstance(v, dict) else v
     return "n/a" if v is None else f"{v:.2f}"
 
 
-def _test_cell(t: dict) -> str:
-    if t["mean_diff"] is None:
-        return "n/a"
-    p = "n/a" if t["p_value"] is None else f"{t['p_value']:.2g}"
-    return f"{t['mean_diff']:+.3f} (p {p}, n {t['n']})"
-
-
 def render(result: dict, names: list[str]) -> str:
     """Markdown tables of :func:`main`'s result."""
+    from reparse_tf.evaluation.metrics import format_mean_std
+    from reparse_tf.evaluation.significance import format_paired
+
     lines = [f"# Twin GMs ({result['pairs']} twins of {result.get('architectures', result['pairs'])} architectures; "
              f"{result['pairs_with_identical_labels']} with their source's labels; preset {result['preset']}; "
              f"folds {', '.join(result['folds'])})", "",
@@ -274,14 +266,14 @@ def render(result: dict, names: list[str]) -> str:
             row = result["table"][n][gr]
             if all(row[key].get("mean") is None for key in KEYS):
                 continue
-            lines.append(f"| {n} | " + " | ".join(_cell(row[key]) for key in KEYS) + " |")
+            lines.append(f"| {n} | " + " | ".join(format_mean_std(row[key]) for key in KEYS) + " |")
         lines.append("")
     lines += ["## Twin agreement on unseen architectures (per-GM answers; others: a different architecture of the "
               "same family)", "", "| predictor | continuous L1, twins | continuous L1, others | discrete agreement, "
               "twins | discrete agreement, others |", "| --- | --- | --- | --- | --- |"]
     for n, a in result["twin_agreement"].items():
-        lines.append(f"| {n} | {_cell(a['cont_l1'])} | {_cell(a['cont_l1_others'])} | {_cell(a['disc_agree'])} | "
-                     f"{_cell(a['disc_agree_others'])} |")
+        lines.append(f"| {n} | " + " | ".join(format_mean_std(a[k]) for k in
+                                             ("cont_l1", "cont_l1_others", "disc_agree", "disc_agree_others")) + " |")
     lines += ["", "## Nearest GM (GM-mean features, standardised)", "",
               "| features | twin is nearest (chance) | twin's median rank (chance) | same content (chance) | "
               "same family (chance) |", "| --- | --- | --- | --- | --- |"]
@@ -292,7 +284,7 @@ def render(result: dict, names: list[str]) -> str:
     lines += ["", "## Paired tests over GMs, all folds (Wilcoxon; mean difference a - b)", "",
               "| comparison | continuous L1 | discrete accuracy | loss accuracy |", "| --- | --- | --- | --- |"]
     for name, t in result["paired_tests"].items():
-        lines.append(f"| {name} | " + " | ".join(_test_cell(t[key]) for key in
+        lines.append(f"| {name} | " + " | ".join(format_paired(t[key]) for key in
                                                  ("continuous_l1", "discrete_accuracy", "loss_accuracy")) + " |")
     return "\n".join(lines) + "\n"
 

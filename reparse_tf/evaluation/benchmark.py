@@ -19,7 +19,7 @@ from typing import Any
 
 from reparse_tf.data.manifest import has_manifest, read_manifest
 from reparse_tf.evaluation.baseline_evaluation import BASELINES
-from reparse_tf.evaluation.metrics import SUMMARY_KEYS, mean_std, per_param_mean_std
+from reparse_tf.evaluation.metrics import SUMMARY_KEYS, format_mean_std, mean_std, per_param_mean_std
 from reparse_tf.evaluation.significance import compare_per_gm
 from reparse_tf.evaluation.variants import DEFAULT_VARIANTS, LABELS, READOUT, TABLE_COLUMNS, VARIANTS
 from reparse_tf.serving.artifacts import write_json
@@ -207,17 +207,12 @@ def check_goals(table: dict[str, dict[str, dict]], per_param: dict[str, dict] | 
     return goals
 
 
-def _fmt(cell: dict) -> str:
-    if cell.get("mean") is None:
-        return "n/a"
-    return f"{cell['mean']:.3f} ± {cell['std']:.3f}"
-
-
 def markdown_table(table: dict[str, dict[str, dict]], goals: list[dict] | None = None) -> str:
     """The paper's Table 4/5-style comparison as markdown."""
     lines = ["| method | " + " | ".join(TABLE_COLUMNS) + " |", "| --- " * (len(TABLE_COLUMNS) + 1) + "|"]
     for v, row in table.items():
-        lines.append(f"| {LABELS.get(v, v)} | " + " | ".join(_fmt(row.get(k, {})) for k in TABLE_COLUMNS) + " |")
+        lines.append(f"| {LABELS.get(v, v)} | " + " | ".join(format_mean_std(row.get(k, {})) for k in TABLE_COLUMNS)
+                     + " |")
     if goals:
         lines += ["", "Goals (unseen GMs):", "", markdown_goals(goals)]
     return "\n".join(lines) + "\n"
@@ -239,14 +234,14 @@ def markdown_details(per_param: dict, aggregated: dict, tests: dict, method: str
              "| --- " * (len(variants) + 1) + "|"]
     for p in schema.params:
         key = "l1" if p.is_continuous else "f1"
-        lines.append(f"| {p.name} ({key}) | " + " | ".join(_fmt(per_param[v].get(p.name, {}).get(key, {}))
+        lines.append(f"| {p.name} ({key}) | " + " | ".join(format_mean_std(per_param[v].get(p.name, {}).get(key, {}))
                                                           for v in variants) + " |")
     lines += ["", "## Per GM, aggregated over N images (mean ± std over folds)", "",
               "| method | N | " + " | ".join(GROUP_COLUMNS) + " |", "| --- " * (len(GROUP_COLUMNS) + 2) + "|"]
     for v, by_n in aggregated.items():
         for n, row in by_n.items():
-            lines.append(f"| {LABELS.get(v, v)} | {n} | " + " | ".join(_fmt(row.get(k, {})) for k in GROUP_COLUMNS)
-                         + " |")
+            lines.append(f"| {LABELS.get(v, v)} | {n} | "
+                         + " | ".join(format_mean_std(row.get(k, {})) for k in GROUP_COLUMNS) + " |")
     return "\n".join(lines) + "\n" + ("\n" + markdown_tests(tests, method) if tests else "")
 
 
@@ -307,7 +302,7 @@ def markdown_diagnostics(diag: dict[str, dict[str, dict]]) -> str:
     lines = ["## Diagnostics (selected epoch; held-in = training GMs' images, val = validation GMs, test = unseen)",
              "", "| figure | " + " | ".join(LABELS.get(v, v) for v in variants) + " |",
              "| --- " * (len(variants) + 1) + "|"]
-    lines += [f"| {k} | " + " | ".join(_fmt(diag[v].get(k, {})) for v in variants) + " |" for k in keys]
+    lines += [f"| {k} | " + " | ".join(format_mean_std(diag[v].get(k, {})) for v in variants) + " |" for k in keys]
     return "\n".join(lines) + "\n"
 
 

@@ -137,6 +137,11 @@ def parsing_metrics(true_cont: np.ndarray, pred_cont: np.ndarray, true_disc: np.
     return {"continuous": cont, "discrete": disc, "summary": summary, "n": int(len(tc))}
 
 
+def format_mean_std(cell: dict) -> str:
+    """``"mean ± std"`` of a :func:`mean_std` cell for tables (``n/a`` without values)."""
+    return "n/a" if cell.get("mean") is None else f"{cell['mean']:.3f} ± {cell['std']:.3f}"
+
+
 def mean_std(values: list[float | None]) -> dict:
     """``{"mean", "std", "n"}`` of the defined values (population std, as across folds)."""
     vals = [v for v in values if v is not None and math.isfinite(v)]

@@ -53,3 +53,11 @@ def compare_per_gm(method: dict[str, dict], other: dict[str, dict], keys=tuple(G
             r["better"] = bool((r["mean_diff"] < 0 if lower else r["mean_diff"] > 0) and r["p_value"] < 0.05)
         out[k] = r
     return out
+
+
+def format_paired(test: dict) -> str:
+    """``"+diff (p P, n N)"`` of a :func:`paired_test` result for tables (``n/a`` without pairs)."""
+    if test["mean_diff"] is None:
+        return "n/a"
+    p = "n/a" if test["p_value"] is None else f"{test['p_value']:.2g}"
+    return f"{test['mean_diff']:+.3f} (p {p}, n {test['n']})"

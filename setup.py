@@ -16,7 +16,8 @@ setup(
     packages=[*find_packages(include=["reparse_tf", "reparse_tf.*"]),
               *(f"reparse_tf.{p}" for p in find_packages(include=["components", "components.*", "pipeline"])),
               "reparse_tf.schemas"],
-    package_data={"reparse_tf.schemas": ["*.json", "*.csv"]},
+    # the packaged default models (`reparse defaults build --install`): their weights ship with the package
+    package_data={"reparse_tf.schemas": ["*.json", "*.csv"], "reparse_tf": ["default_models/*/*"]},
     include_package_data=True,
     install_requires=[
         "tensorflow==2.21.*",

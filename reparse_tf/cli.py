@@ -12,7 +12,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # command module names under reparse_tf.commands, in help order
 COMMANDS = ("schema", "zoo", "ingest", "cluster_gt", "train", "evaluate", "benchmark", "push", "pipeline", "parse",
-            "same_source", "forensics")
+            "same_source", "forensics", "defaults")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -251,18 +251,29 @@ def test_learning_curve_slope_per_doubling():
     assert doublings_to(points, "peer", "continuous_l1", at_40 + 0.06, lower_is_better=False) is None
 
 
-def test_more_gms_benchmark_adds_other_seeds_to_training_only(tiny_examples, tmp_path):
+def _benchmark_script(name: str):
     import importlib.util
 
-    from reparse_tf.data.ingest import run_ingest
-    from reparse_tf.zoo.build import build_zoo
-
-    spec = importlib.util.spec_from_file_location("more_gms", Path(__file__).parents[1] / "benchmarks" / "more_gms.py")
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "benchmarks" / f"{name}.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    zoo = build_zoo(tmp_path / "seed1", preset="tiny", seed=1, limit=3, progress=False)
+    return bench
+
+
+@pytest.fixture(scope="module")
+def seed1_tiny_zoo(tmp_path_factory) -> Path:
+    """Three GMs of a tiny zoo built from seed 1 (names ``s1_...``): extra training GMs."""
+    from reparse_tf.zoo.build import build_zoo
+
+    return Path(build_zoo(tmp_path_factory.mktemp("seed1") / "zoo", preset="tiny", seed=1, limit=3, progress=False))
+
+
+def test_more_gms_benchmark_adds_other_seeds_to_training_only(tiny_examples, seed1_tiny_zoo, tmp_path):
+    from reparse_tf.data.ingest import run_ingest
+
+    bench = _benchmark_script("more_gms")
     extra = tmp_path / "examples1"
-    run_ingest(zoo, extra, image_size=64, n_folds=2, seed=0, output_format="npz")
+    run_ingest(seed1_tiny_zoo, extra, image_size=64, n_folds=2, seed=0, output_format="npz")
     out = tmp_path / "bench"
     argv = ["--examples", str(tiny_examples), "--extra", str(extra), "--out", str(out), "--folds", "0",
             "--sizes", "4", "--draws", "2", "--peer-images-per-gm", "8", "--preset", "tiny"]
@@ -283,3 +294,33 @@ def test_more_gms_benchmark_adds_other_seeds_to_training_only(tiny_examples, tmp
     with pytest.raises(ValueError, match="already in an earlier zoo"):
         bench.main(["--examples", str(tiny_examples), "--extra", str(tiny_examples), "--out", str(tmp_path / "x")])
 
+
+
+def test_more_gms_method_trains_on_the_pool_and_scores_the_folds_own_test_gms(tiny_examples, seed1_tiny_zoo,
+                                                                               tmp_path):
+    bench = _benchmark_script("more_gms_method")
+    out = tmp_path / "bench"
+    argv = ["--examples", str(tiny_examples), "--extra", str(seed1_tiny_zoo), "--out", str(out), "--folds", "0",
+            "--preset", "tiny"]
+    assert bench.main(argv) == 0
+    pooled = json.loads((out / "examples_pool" / "manifest.json").read_text())
+    own_folds = json.loads((tiny_examples / "manifest.json").read_text())["folds"]
+    extra = {g: k for g, k in pooled["folds"].items() if g not in own_folds}
+    assert len(extra) == 3 and set(extra.values()) == {-1}  # the extra GMs are never test GMs
+    assert all(pooled["folds"][g] == k for g, k in own_folds.items())  # the own GMs keep their folds
+    metas = {side: json.loads((out / f"bench_{side}" / "cache" / "full-fold0" / "model" / "parser_meta.json"
+                               ).read_text()) for side in ("own", "pool")}
+
+    def training_side(m: dict) -> set[str]:  # fitted + validation GMs (the pool may carve validation GMs)
+        return set(m["train_gms"]) | set(m["validation_gms"])
+
+    assert training_side(metas["pool"]) == training_side(metas["own"]) | set(extra)
+    assert metas["pool"]["test_gms"] == metas["own"]["test_gms"]
+    res = json.loads((out / "more_gms_method.json").read_text())
+    assert res["fit_gms"]["pool"]["mean"] == len(metas["pool"]["train_gms"]) > res["fit_gms"]["own"]["mean"]
+    n_test = sum(k == 0 for k in own_folds.values())
+    assert res["tests"]["pool vs own"]["continuous_l1"]["n"] == n_test
+    # the own run scored in its own units is the benchmark's own figure
+    own_bench = json.loads((out / "bench_own" / "cache" / "full-fold0" / "result.json").read_text())
+    assert res["per_fold"]["own/full"]["0"]["continuous_l1"] == pytest.approx(own_bench["summary"]["continuous_l1"])
+    assert "on more GMs" in (out / "more_gms_method.md").read_text()

@@ -127,6 +127,11 @@ def test_detector_beats_chance_on_held_out_images(forensic_models, tiny_examples
     assert m["n_generated"] > 0 and m["n_real"] > 0 and 0 <= m["auc"] <= 1
     assert set(m["per_family"]) == set(result["method"]["per_family"]) and "spectral_peer" in result
     assert (tmp_path / "detect.md").is_file() and (tmp_path / "report.html").is_file()
+    # the model card says which unseen GMs and how many images its figures come from
+    from reparse_tf.serving.model_card import model_card
+
+    card = model_card(result)
+    assert card["test_gms"] == meta["test_gms"] and card["n_test_images"] == m["n_generated"] + m["n_real"]
     # held-out data the epoch was chosen on: real images and (the tiny zoo has no validation GMs)
     # held-out images of the fit GMs, none trained on; chance is 0.5. Unseen-GM AUC on 8 tiny GMs is
     # left to the benchmark (benchmarks/forensics.py): here it swings either side of chance. Measured on
@@ -197,3 +202,43 @@ def test_classifier_fingerprint_weight_defaults_to_none_and_the_paper_is_opt_in(
     assert weight("--no-fingerprint") == 0.0
     with pytest.raises(SystemExit):  # one or the other
         weight("--fingerprint", "--no-fingerprint")
+
+
+# ------------------------------------------------------------- the packaged default models
+def test_default_models_answer_without_model_flag(trained, forensic_models, image_folder, tmp_path, monkeypatch,
+                                                  capsys):
+    from reparse_tf.cli import main
+    from reparse_tf.serving import default_models
+    from reparse_tf.serving.model_card import CARD_FILE
+
+    monkeypatch.setattr(default_models, "PACKAGED_DIR", tmp_path / "pkg")
+    # nothing packaged: a clear error naming the build command, exit 2
+    assert main(["parse", str(image_folder)]) == 2
+    assert "reparse defaults build" in capsys.readouterr().err
+    card = tmp_path / CARD_FILE
+    card.write_text(json.dumps({"task": "parse", "fold": 0, "test_gms": ["g1"], "metrics": {"continuous_l1": 0.25}}))
+    dest = default_models.install(trained, "parse", card)
+    assert (dest / "model.keras").is_file() and (dest / "parser_meta.json").is_file() and (dest / CARD_FILE).is_file()
+    assert not (dest / "checkpoints").exists() and not (dest / "history.json").exists()
+    for task in ("detect", "attribute"):
+        default_models.install(forensic_models[task], task)
+    # a failed install (not a model dir) leaves the previous default in place
+    with pytest.raises(FileNotFoundError, match="model.keras"):
+        default_models.install(tmp_path, "parse")
+    assert (dest / "model.keras").is_file()
+    for task, key in (("parse", "parameters"), ("detect", "p_generated"), ("attribute", "source")):
+        assert main([task, str(image_folder), "--json"]) == 0, task
+        data = json.loads(capsys.readouterr().out)
+        assert data["model"] == str(default_models.packaged_dir(task)) and len(data["results"]) == 7
+        assert all(key in r for r in data["results"])
+    img = sorted((image_folder / "a").glob("*.png"))[0]
+    assert main(["same-source", str(img), str(img), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["scores"]["parsed"]["score"] == pytest.approx(1.0, abs=1e-5)
+    assert main(["same-source", "--evaluate"]) == 2  # would write into the package: --model required
+    capsys.readouterr()
+    assert main(["defaults", "list", "--json"]) == 0
+    rows = {r["task"]: r for r in json.loads(capsys.readouterr().out)}
+    assert all(r["present"] and r["bytes"] > 0 for r in rows.values())
+    assert rows["parse"]["card"]["metrics"]["continuous_l1"] == 0.25 and rows["detect"]["card"] is None
+    assert main(["defaults", "list"]) == 0
+    assert "continuous_l1 0.250" in capsys.readouterr().out

@@ -140,3 +140,32 @@ def test_cli_runs_real_tiny_pipeline_end_to_end(tiny_zoo, tmp_path, capfd):
     assert card["metrics"]["continuous_l1"] == evaluation["summary"]["continuous_l1"]
     assert card["baselines"]["family_oracle"]["uses_true_family"] is True
     assert "artifact model" in out
+
+
+def test_defaults_build_trains_measures_and_installs(tiny_zoo, tmp_path, monkeypatch, capfd):
+    """`reparse defaults build` on the tiny presets: a pipeline run, the same-source thresholds, the card, the
+    package copy that `reparse parse` then uses without --model."""
+    from reparse_tf.cli import main
+    from reparse_tf.evaluation.same_source import THRESHOLDS_FILE
+    from reparse_tf.serving import default_models
+    from reparse_tf.serving.model_card import CARD_FILE
+
+    monkeypatch.setattr(default_models, "PACKAGED_DIR", tmp_path / "pkg")
+    code = main(["defaults", "build", "--out", str(tmp_path / "w"), "--data", str(tiny_zoo), "--zoo-preset", "tiny",
+                 "--preset", "tiny", "--epochs", "1", "--no-tfma", "--tasks", "parse", "--install"])
+    assert code == 0, capfd.readouterr().out[-3000:]
+    dest = default_models.packaged_dir("parse")
+    card = json.loads((dest / CARD_FILE).read_text())
+    evaluation = json.loads((tmp_path / "w" / "parse" / "report" / "evaluation.json").read_text())
+    assert card["metrics"]["continuous_l1"] == evaluation["summary"]["continuous_l1"] and card["fold"] == 0
+    assert card["built_with"].startswith("reparse defaults build --data ") and "--tasks parse" in card["built_with"]
+    # the parse model gets the best configuration measured (the spectral encoder and a linear readout)
+    meta = json.loads((dest / "parser_meta.json").read_text())
+    assert card["preset"] == "tiny:encoder=spectral,readout=linear" and meta["preset"]["encoder"] == "spectral"
+    assert meta["readout"]
+    # the tiny preset carves no validation GMs, so no thresholds ship (the cpu preset's do)
+    assert "validation GMs" in card["same_source"]["skipped"] and not (dest / THRESHOLDS_FILE).exists()
+    assert not (default_models.packaged_dir("detect") / "model.keras").exists()  # only the tasks asked for
+    capfd.readouterr()
+    assert main(["parse", str(tiny_zoo / "gan_000"), "--json"]) == 0
+    assert json.loads(capfd.readouterr().out)["model"] == str(dest)

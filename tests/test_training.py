@@ -122,3 +122,22 @@ def test_training_with_a_linear_readout_predicts_with_it(layout64, tmp_path):
     # the serving export traces ModelParser.forward: it must serve the readout too
     served = parser.forward(images)
     np.testing.assert_allclose(np.asarray(served["continuous"]), direct["readout_continuous"], rtol=1e-5, atol=1e-6)
+
+
+def test_preset_strings_change_fields_with_their_types():
+    import argparse
+
+    from reparse_tf.commands import preset_arg
+    from reparse_tf.training.presets import get_preset
+
+    p = get_preset("cpu:encoder=spectral,readout=linear,epochs=2,tune=false,learning_rate=5e-4")
+    assert (p.name, p.encoder, p.readout, p.epochs, p.tune, p.learning_rate) == ("cpu", "spectral", "linear", 2,
+                                                                                 False, 5e-4)
+    assert get_preset("cpu:epochs=2").fen_width == get_preset("cpu").fen_width  # the rest is the named preset's
+    for bad, why in (("cpu:nope=1", "FIELD=VALUE"), ("cpu:epochs", "FIELD=VALUE"), ("cpu:tune=maybe", "true or false"),
+                     ("cpu:encoder_filters=8", "cannot be set"), ("huge", "unknown preset")):
+        with pytest.raises(ValueError, match=why):
+            get_preset(bad)
+    assert preset_arg("tiny:epochs=1") == "tiny:epochs=1"
+    with pytest.raises(argparse.ArgumentTypeError, match="unknown preset"):
+        preset_arg("huge")

@@ -21,3 +21,17 @@ def at_least(minimum: int) -> Callable[[str], int]:
 
     parse.__name__ = "int"  # argparse names it in "invalid int value: 'x'"
     return parse
+
+
+PRESET_HELP = "training preset: tiny, cpu or paper, or NAME:field=value,... (e.g. cpu:encoder=spectral,readout=linear)"
+
+
+def preset_arg(text: str) -> str:
+    """argparse type: a training preset, ``NAME`` or ``NAME:field=value,...`` (checked here, passed on as text)."""
+    from reparse_tf.training.presets import get_preset
+
+    try:
+        get_preset(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text

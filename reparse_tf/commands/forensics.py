@@ -13,8 +13,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     for task, text in HELP.items():
         p = sub.add_parser(task, help=text)
         p.add_argument("paths", nargs="+", help="image files and / or folders (searched recursively)")
-        p.add_argument("--model", required=True,
-                       help=f"a {task} MODEL DIR (`reparse train --task {task}`) or its pushed SavedModel")
+        p.add_argument("--model", default=None,
+                       help=f"a {task} MODEL DIR (`reparse train --task {task}`) or its pushed SavedModel; default: "
+                            f"the packaged default {task} model (`reparse defaults list`)")
         p.add_argument("--json", action="store_true", help="print JSON instead of a table")
         p.add_argument("--batch-size", type=int, default=64)
         p.set_defaults(func=run, task=task)
@@ -32,9 +33,11 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from reparse_tf.data.user_images import load_user_images
+    from reparse_tf.serving.default_models import resolve_model
     from reparse_tf.serving.forensic_inference import load_classifier
 
     name = f"reparse {args.task}"
+    args.model = resolve_model(args.model, args.task)
     clf = load_classifier(args.model, args.task)
     data = load_user_images(args.paths, clf.image_size)
     for path, reason in data.skipped:

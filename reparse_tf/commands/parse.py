@@ -8,9 +8,9 @@ import argparse
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("parse", help="parse the generator's hyperparameters from your images (files or folders)")
     p.add_argument("paths", nargs="+", help="image files and / or folders (searched recursively)")
-    p.add_argument("--model", required=True,
+    p.add_argument("--model", default=None,
                    help="trained model dir (model.keras + parser_meta.json) or a pushed SavedModel (version dir or "
-                        "model root)")
+                        "model root); default: the packaged default parse model (`reparse defaults list`)")
     p.add_argument("--per-folder", action="store_true",
                    help="one answer per folder: mean of continuous, majority vote of discrete parameters")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
@@ -23,9 +23,11 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from reparse_tf.data.user_images import load_user_images
+    from reparse_tf.serving.default_models import resolve_model
     from reparse_tf.serving.inference import load_parser
     from reparse_tf.serving.parse_output import confidence_text, parse_records, value_text
 
+    args.model = resolve_model(args.model, "parse")
     parser = load_parser(args.model)
     data = load_user_images(args.paths, parser.image_size)
     for path, reason in data.skipped:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from reparse_tf.commands import PRESET_HELP, preset_arg
+
 
 def _knobs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", default="parse", choices=("parse", "detect", "attribute"),
                    help="parse: FEN + parsing network (default); detect: deepfake detector; attribute: image "
                         "attribution (FEN + shallow classifier; real images: the zoo's packaged content)")
-    p.add_argument("--preset", default="tiny", choices=("tiny", "cpu", "paper"), help="training preset")
+    p.add_argument("--preset", default="tiny", type=preset_arg, help=PRESET_HELP)
     p.add_argument("--zoo-preset", default="tiny", choices=("tiny", "standard"), help="GM zoo preset")
     p.add_argument("--data", default="", metavar="ROOT", help="ingest this RED layout instead of building the zoo")
     p.add_argument("--image-size", type=int, default=64)

@@ -11,7 +11,9 @@ from reparse_tf.commands import at_least
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("same-source", help="same generator? score two images, or evaluate and calibrate on pairs")
     p.add_argument("images", nargs="*", help="two image files (omit with --evaluate)")
-    p.add_argument("--model", required=True, help="trained model dir (or a pushed SavedModel: parsed score only)")
+    p.add_argument("--model", default=None,
+                   help="trained model dir (or a pushed SavedModel: parsed score only); default: the packaged "
+                        "default parse model, with its thresholds (`reparse defaults list`)")
     p.add_argument("--evaluate", action="store_true",
                    help="evaluate on pairs of the model's fold (--examples) and write the validation thresholds "
                         "into the model dir")
@@ -52,10 +54,14 @@ def run(args: argparse.Namespace) -> int:
 
     from reparse_tf.data.images import ImageError, load_image
     from reparse_tf.evaluation.same_source import decide, load_thresholds
+    from reparse_tf.serving.default_models import resolve_model
     from reparse_tf.serving.inference import load_parser
 
     if args.evaluate == bool(args.images):
         raise ValueError("give two images, or --evaluate (with --examples and --out) without images")
+    if args.evaluate and not args.model:
+        raise ValueError("--evaluate writes thresholds into the model dir: give --model")
+    args.model = resolve_model(args.model, "parse")
     parser = load_parser(args.model)
     if args.evaluate:
         return _evaluate(args, parser)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from reparse_tf.commands import PRESET_HELP, preset_arg
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train the fingerprint estimation + parsing networks (or the detector / "
@@ -17,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--examples", required=True, help="EXAMPLES DIR, npz-shard dir or RED layout root")
     p.add_argument("--cluster-gt", default=None, help="cluster GT dir (default: computed in-process)")
     p.add_argument("--fold", type=int, required=True, help="test fold (its GMs are left out)")
-    p.add_argument("--preset", default="tiny", choices=("tiny", "cpu", "paper"))
+    p.add_argument("--preset", default="tiny", type=preset_arg, help=PRESET_HELP)
     p.add_argument("--out", required=True, help="MODEL DIR to write")
     p.add_argument("--parser", default="two", choices=("two", "one"))
     fp = p.add_mutually_exclusive_group()

@@ -142,7 +142,8 @@ def evaluate_forensic(model_dir: str | Path, examples_dir: str | Path, out_dir: 
                               "selected_epoch": meta.get("selected_epoch"),
                               "validation_score": meta.get("validation_score"),
                               "real_source": real.source, "n_test_gms": len(meta["test_gms"]),
-                              "n_train_gms": len(meta["train_gms"])}
+                              "n_train_gms": len(meta["train_gms"]), "examples_dir": str(examples_dir),
+                              "test_gms": list(meta["test_gms"]), "n_test_images": len(test.images)}
     y_train = class_ids(clf.task, splits["train"].source, clf.classes)
     if clf.task == "detect":
         thr = clf.thresholds.get("p_generated", {}).get("threshold", 0.5)

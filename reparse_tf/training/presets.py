@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from reparse_tf.data.folds import DEFAULT_VALIDATION_FRACTION
 
@@ -113,10 +115,36 @@ PRESETS: dict[str, Preset] = {
 
 
 def get_preset(name: str | Preset) -> Preset:
-    """Preset by name (or pass a :class:`Preset` through)."""
+    """Preset by name; ``NAME:field=value,...`` for a named preset with fields changed (each value read as the
+    type of the field's value in that preset), so one string carries a configuration through the CLI and the
+    pipeline's parameters; a :class:`Preset` passes through."""
     if isinstance(name, Preset):
         return name
+    base, _, changes = name.partition(":")
     try:
-        return PRESETS[name]
+        preset = PRESETS[base]
     except KeyError:
-        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+        raise ValueError(f"unknown preset {base!r}; choose one of {', '.join(PRESETS)}") from None
+    return preset.with_overrides(**_typed_changes(preset, changes)) if changes else preset
+
+
+def _typed_changes(preset: Preset, changes: str) -> dict[str, Any]:
+    fields = {f.name for f in dataclasses.fields(Preset)}
+    out: dict[str, Any] = {}
+    for item in changes.split(","):
+        key, eq, text = (part.strip() for part in item.partition("="))
+        if not eq or key not in fields or key == "name":
+            raise ValueError(f"preset change {item!r}: expected FIELD=VALUE with a field of the preset "
+                             f"({', '.join(sorted(fields - {'name'}))})")
+        current = getattr(preset, key)
+        if isinstance(current, bool):
+            if text.lower() not in ("true", "false"):
+                raise ValueError(f"preset change {item!r}: {key} is true or false")
+            out[key] = text.lower() == "true"
+        elif isinstance(current, int | float):
+            out[key] = type(current)(text)
+        elif current is None or isinstance(current, str):
+            out[key] = text
+        else:
+            raise ValueError(f"preset change {item!r}: {key} ({type(current).__name__}) cannot be set in a string")
+    return out

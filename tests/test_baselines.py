@@ -324,3 +324,43 @@ def test_more_gms_method_trains_on_the_pool_and_scores_the_folds_own_test_gms(ti
     own_bench = json.loads((out / "bench_own" / "cache" / "full-fold0" / "result.json").read_text())
     assert res["per_fold"]["own/full"]["0"]["continuous_l1"] == pytest.approx(own_bench["summary"]["continuous_l1"])
     assert "on more GMs" in (out / "more_gms_method.md").read_text()
+
+
+def test_untrained_control_pairs_the_same_gms_of_two_zoos(tiny_examples, tmp_path, monkeypatch):
+    """benchmarks/untrained_control.py on the tiny zoo and the same tiny GMs never trained."""
+    from dataclasses import replace
+
+    from reparse_tf.data.ingest import run_ingest
+    from reparse_tf.zoo import spec as zoo_spec
+    from reparse_tf.zoo.build import build_zoo
+
+    bench = _benchmark_script("untrained_control")
+    monkeypatch.setitem(zoo_spec.PRESETS, "tiny", replace(zoo_spec.PRESETS["tiny"], steps=0, family_steps={}))
+    zoo = build_zoo(tmp_path / "zoo_untrained", preset="tiny", seed=0, progress=False)
+    assert all(json.loads(f.read_text())["trained_steps"] == 0 for f in (zoo / "_specs").glob("*.json"))
+    untrained = tmp_path / "examples_untrained"
+    run_ingest(zoo, untrained, image_size=64, n_folds=4, seed=0)
+    folds = json.loads((tiny_examples / "manifest.json").read_text())["folds"]
+    assert bench.same_architecture(tiny_examples, untrained) == sorted(f"{k}/{g}" for g, k in folds.items())
+    out = tmp_path / "control"
+    argv = ["--trained", str(tiny_examples), "--untrained", str(untrained), "--out", str(out), "--folds", "0",
+            "--preset", "tiny"]
+    assert bench.main(argv) == 0
+    res = json.loads((out / "untrained_control.json").read_text())
+    n_test = sum(k == 0 for k in folds.values())
+    assert res["n_pairs"] == len(folds)
+    # paired over fold 0's test GMs, which differ only in their images: the full method's answers change
+    full = res["untrained_minus_trained"]["full"]["continuous_l1"]
+    assert full["n"] == n_test and full["mean_diff"] != 0
+    assert {"full", "spectral_peer", "constant", "family_oracle"} <= set(res["table"]["untrained"])
+    # the constant reads no images: the same on both zoos, so its paired difference is exactly zero
+    assert res["untrained_minus_trained"]["constant"]["continuous_l1"]["mean_diff"] == pytest.approx(0.0, abs=1e-12)
+    assert "upsampling_type" in (out / "untrained_control.md").read_text()
+    # a GM whose architecture differs between the zoos is left out of the pairs
+    table = (untrained / "labels.csv").read_text().splitlines()
+    header = table[0].split(",")
+    cells = table[1].split(",")
+    gm, col = cells[header.index("gm")], header.index("layers")
+    cells[col] = str(float(cells[col]) + 1)
+    (untrained / "labels.csv").write_text("\n".join([table[0], ",".join(cells), *table[2:]]) + "\n")
+    assert f"{folds[gm]}/{gm}" not in bench.same_architecture(tiny_examples, untrained)

@@ -511,3 +511,44 @@ def test_zoo_quality_benchmark_summarises_a_built_zoo(tiny_zoo):
     assert sum(r["gans"] for r in copy.values()) == len(gans) and set(copy) == {g["content"] for g in gans}
     for r in copy.values():
         assert 0.02 < r["copy_fd_ratio"] < 1 and 0 <= r["beat_copy"] <= r["gans"]
+
+
+def test_untrained_preset_samples_the_standard_architectures_at_initialisation(tmp_path):
+    """The `untrained` control: the standard zoo's first-drawn GMs, no training step, no screen, no redraw."""
+    from reparse_tf.zoo.build import build_zoo
+
+    standard = {s.name: s for s in draw_specs("standard", seed=0, image_size=S)}
+    assert [s.to_json() for s in draw_specs("untrained", seed=0, image_size=S)] == [
+        s.to_json() for s in standard.values()]
+    root = build_zoo(tmp_path / "zoo", preset="untrained", image_size=S, limit=2, progress=False)
+    recs = [json.loads(f.read_text()) for f in sorted((root / "_specs").glob("*.json"))]
+    assert len(recs) == 2
+    for rec in recs:
+        assert rec["trained_steps"] == 0 and rec["checks"] == [] and rec.get("attempt", 0) == 0
+        assert rec["spec"] == standard[rec["spec"]["name"]].to_json()
+        assert len(list((root / rec["spec"]["name"]).glob("*.png"))) == PRESETS["standard"].images_per_gm
+
+
+@pytest.mark.parametrize("family", ["GAN", "VAE"])
+def test_relu_and_leaky_relu_last_layers_give_the_same_images(family):
+    """A limit of the labels, not of a parser: images are clipped to [0, 1], where ReLU and LeakyReLU agree, so a
+    GM's last-layer ReLU and LeakyReLU give the same images from the same weights (only training can tell them
+    apart); an attack adds its output unclipped below 0, so there they differ."""
+    import keras
+
+    from reparse_tf.zoo.content import training_images
+    from reparse_tf.zoo.models import build_gm
+    from reparse_tf.zoo.train import sample_gm
+
+    images = training_images("digits", S)
+
+    def samples(spec: GMSpec) -> np.ndarray:
+        keras.utils.set_random_seed(0)
+        return sample_gm(build_gm(spec, S, n_classes=10), 8, images, seed=0)
+
+    for fam, same in ((family, True), ("AA", False)):
+        relu, leaky = (samples(_spec(family=fam, last_act=a, losses=("L1",))) for a in ("ReLU", "LeakyReLU"))
+        assert relu.std() > 0
+        assert np.array_equal(relu, leaky) is same, fam
+        tanh = samples(_spec(family=fam, last_act="Tanh", losses=("L1",)))
+        assert not np.array_equal(relu, tanh)

@@ -11,7 +11,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("zoo", help="build the offline zoo of trained generative models")
     zsub = p.add_subparsers(dest="zoo_command", required=True)
     b = zsub.add_parser("build", help="draw, train and sample the GMs of a preset")
-    b.add_argument("--preset", choices=("tiny", "standard", "large"), default="tiny")
+    b.add_argument("--preset", choices=("tiny", "standard", "large", "untrained"), default="tiny",
+                   help="untrained: the standard architectures sampled at initialisation (a control, docs/zoo.md)")
     b.add_argument("--out", required=True, help="output root (RED layout)")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--image-size", type=int, default=64)

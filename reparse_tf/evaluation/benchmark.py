@@ -417,6 +417,8 @@ def run_benchmark(out_dir: str | Path, zoo: str = "standard", preset: str = "cpu
               "significance": tests, "goals": goals,
               "readout": {"method": readout_main, "significance": readout_tests, "goals": readout_goals},
               "per_fold": {v: {str(k): r["summary"] for k, r in fr.items()} for v, fr in per_variant.items()},
+              # per test GM, so runs on other data with the same GMs can be paired (benchmarks/untrained_control.py)
+              "per_gm": {v: per_gm_scores(fr) for v, fr in per_variant.items()},
               "diagnostics": diag,
               "history": {v: {str(k): r.get("history", []) for k, r in fr.items()} for v, fr in per_variant.items()
                           if v in VARIANTS},

@@ -51,6 +51,10 @@ PRESETS: dict[str, Preset] = {
     "large": Preset({"GAN": 60, "VAE": 25, "AA": 25, "AR": 20, "NF": 20}, 1000, 3000, 64, redraws=3,
                     checks=(0.5, 0.75)),
 }
+# A control, not a dataset of generators: the `standard` zoo's first-drawn architectures sampled at initialisation
+# (no training step, no screen), so the images carry each architecture's traces and no training run. Parsing these
+# bounds what a parser can read from the architecture alone once content and training stop masking it.
+PRESETS["untrained"] = replace(PRESETS["standard"], steps=0, family_steps={}, redraws=0, checks=())
 
 
 @dataclass

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -105,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     from reparse_tf.evaluation.metrics import format_mean_std, mean_std
     from reparse_tf.evaluation.significance import compare_per_gm, format_paired
     from reparse_tf.evaluation.variants import LABELS
-    from reparse_tf.serving.artifacts import write_json
+    from reparse_tf.serving.artifacts import write_json, write_text
     from reparse_tf.targets.cluster_ground_truth import read_fold_info
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -188,9 +187,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{label[args.variant]} reaches each goal (an extrapolation): " + "; ".join(
                   f"{k} {r['target']:.3f}: " + ("never on this trend" if r["doublings"] is None
                                                  else f"{r['doublings']:.1f}") for k, r in reach.items())]
-    tmp = out / ".more_gms_method.md.tmp"
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, out / "more_gms_method.md")
+    write_text(out / "more_gms_method.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

@@ -17,7 +17,6 @@ masking it, the untrained zoo's figures bound how far removing that masking woul
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 KEYS = ("continuous_l1", "continuous_r2", "discrete_f1", "loss_f1")
@@ -45,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     from reparse_tf.evaluation.metrics import format_mean_std
     from reparse_tf.evaluation.significance import compare_per_gm, format_paired
     from reparse_tf.evaluation.variants import LABELS
-    from reparse_tf.serving.artifacts import write_json
+    from reparse_tf.serving.artifacts import write_json, write_text
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--trained", required=True, help="ingested trained zoo (e.g. standard)")
@@ -112,9 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         lines += ["", f"Parsing goals of {label[main_v]} on the untrained zoo:", ""]
         lines += [f"- {'met' if g['met'] else 'not met' if g['met'] is False else 'n/a'}: {g['goal']} ({g['detail']})"
                   for g in res["untrained"]["goals"]]
-    tmp = out / ".untrained_control.md.tmp"
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, out / "untrained_control.md")
+    write_text(out / "untrained_control.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

@@ -31,11 +31,16 @@ def write_json(path: str | Path, payload: Any, indent: int = 2, strict: bool = T
     """Write ``payload`` as JSON to ``path`` atomically (``.<name>.tmp``, then rename); creates the
     parent folder. numpy scalars/arrays and paths are converted; other unknown objects raise
     ``TypeError`` unless ``strict=False``, which writes their ``str()``."""
+    default = _json_default if strict else _lenient_default
+    return write_text(path, json.dumps(payload, indent=indent, default=default))
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (``.<name>.tmp``, then rename); creates the parent folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    default = _json_default if strict else _lenient_default
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=indent, default=default))
+    tmp.write_text(text)
     os.replace(tmp, path)
     return path
 

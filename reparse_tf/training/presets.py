@@ -7,8 +7,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from reparse_tf.data.folds import DEFAULT_VALIDATION_FRACTION
@@ -129,13 +128,13 @@ def get_preset(name: str | Preset) -> Preset:
 
 
 def _typed_changes(preset: Preset, changes: str) -> dict[str, Any]:
-    fields = {f.name for f in dataclasses.fields(Preset)}
+    names = {f.name for f in fields(Preset)}
     out: dict[str, Any] = {}
     for item in changes.split(","):
         key, eq, text = (part.strip() for part in item.partition("="))
-        if not eq or key not in fields or key == "name":
+        if not eq or key not in names or key == "name":
             raise ValueError(f"preset change {item!r}: expected FIELD=VALUE with a field of the preset "
-                             f"({', '.join(sorted(fields - {'name'}))})")
+                             f"({', '.join(sorted(names - {'name'}))})")
         current = getattr(preset, key)
         if isinstance(current, bool):
             if text.lower() not in ("true", "false"):

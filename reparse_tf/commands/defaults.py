@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 
 from reparse_tf.commands import at_least, preset_arg
 
-TASKS = ("parse", "detect", "attribute")
+TASKS = ("parse", "detect", "attribute", "set")   # set: the parse model's set parser (after parse, which replaces it)
 # the best parser measured on the standard zoo (4 folds, benchmarks/results/standard_4folds_spectral_encoder.md):
 # the PN reads the fingerprint's pooled log spectrum, and a linear readout of its embedding answers
 BEST_PARSE = "encoder=spectral,readout=linear"
@@ -40,7 +42,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def build(args: argparse.Namespace) -> int:
-    import json
     import shlex
     from pathlib import Path
 
@@ -66,7 +67,7 @@ def build(args: argparse.Namespace) -> int:
              "--parse-changes": args.parse_changes, "--fold": args.fold, "--seed": args.seed, "--epochs": args.epochs}
     command = " ".join(["reparse defaults build", *(f"{k} {shlex.quote(str(v))}" for k, v in knobs.items()),
                         *([] if args.tfma else ["--no-tfma"])])
-    for task in tasks:
+    for task in [t for t in tasks if t != "set"]:
         preset = f"{args.preset}:{args.parse_changes}" if task == "parse" and args.parse_changes else args.preset
         config = PipelineConfig(task=task, preset=preset, zoo_preset=args.zoo_preset, data_root=root,
                                 fold=args.fold, seed=args.seed, epochs=args.epochs, tfma=args.tfma, force_push=True,
@@ -82,7 +83,42 @@ def build(args: argparse.Namespace) -> int:
         card_path = write_json(out / task / CARD_FILE, card, indent=1, strict=False)
         if args.install:
             print(f"[reparse defaults] installed the {task} model: {install(model_dir, task, card_path)}")
+    if "set" in tasks:
+        _set_parser(root, out / "set", args)
     return 0
+
+
+def _set_parser(root: str, out, args: argparse.Namespace) -> None:
+    """Fit the set parser on the fold's fitted GMs of ``root`` (an ingested examples dir, or a RED layout ingested
+    here), save it with its card in ``out/parser`` and (``--install``) beside the packaged parse model."""
+    from pathlib import Path
+
+    from reparse_tf.data.manifest import has_manifest
+    from reparse_tf.evaluation.set_evaluation import build_set_parser
+    from reparse_tf.model.set_fingerprint import SET_PARSER_FILES
+    from reparse_tf.serving.default_models import packaged_dir
+
+    examples = Path(root)
+    if not has_manifest(examples):
+        from reparse_tf.data.ingest import run_ingest
+
+        examples = out / "examples"
+        if not has_manifest(examples):
+            run_ingest(root, examples, image_size=64, n_folds=4, seed=args.seed, output_format="npz")
+    built = build_set_parser(examples, args.fold, out / "parser", seed=args.seed)
+    rows = json.loads((built / SET_PARSER_FILES[1]).read_text())["card"]["rows"]
+    print(f"[reparse defaults] set parser, fold {args.fold}: " + "; ".join(
+        f"{r['label']}: L1 {r['summary']['continuous_l1']:.3f}, discrete F1 {r['summary']['discrete_f1']:.3f}, "
+        f"loss F1 {r['summary']['loss_f1']:.3f}" for r in rows.values()))
+    if args.install:
+        dest = packaged_dir("parse")
+        if not (dest / "model.keras").is_file():
+            raise FileNotFoundError(f"{dest}: no packaged parse model to put the set parser beside (build it first)")
+        for name in SET_PARSER_FILES:   # copied under a temporary name, renamed when complete
+            tmp = dest / f".{name}.tmp"
+            shutil.copy2(built / name, tmp)
+            tmp.replace(dest / name)
+        print(f"[reparse defaults] installed the set parser beside the parse model: {dest}")
 
 
 def _same_source(model_dir, examples, seed: int) -> dict:

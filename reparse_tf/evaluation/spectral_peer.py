@@ -148,6 +148,42 @@ class SpectralPeer:
         cont, disc = split_labels(np.asarray(labels)[rows], normalizer, schema)
         return cls.fit(None, gms[rows], cont, disc, schema, seed, features=features[rows])
 
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted coefficients as plain arrays (saved with ``np.savez``: no pickled objects)."""
+        out = {"scaler_mean": self.scaler.mean_, "scaler_scale": self.scaler.scale_, "ridge_coef": self.ridge.coef_,
+               "ridge_intercept": np.atleast_1d(self.ridge.intercept_), "num_classes": np.asarray(self.num_classes)}
+        for m, clf in enumerate(self.classifiers):
+            if isinstance(clf, int):
+                out[f"constant_{m}"] = np.asarray(clf)
+            else:
+                out[f"coef_{m}"], out[f"intercept_{m}"], out[f"classes_{m}"] = clf.coef_, clf.intercept_, clf.classes_
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], chosen: dict | None = None) -> SpectralPeer:
+        """The peer of :meth:`to_arrays`' output: the scikit-learn estimators with their fitted attributes set."""
+        from sklearn.linear_model import LogisticRegression, Ridge
+        from sklearn.preprocessing import StandardScaler
+
+        scaler = StandardScaler()
+        scaler.mean_, scaler.scale_ = arrays["scaler_mean"], arrays["scaler_scale"]
+        scaler.var_, scaler.n_features_in_ = scaler.scale_ ** 2, len(scaler.mean_)
+        ridge = Ridge()
+        ridge.coef_, ridge.intercept_ = arrays["ridge_coef"], arrays["ridge_intercept"]
+        ridge.n_features_in_ = ridge.coef_.shape[-1]
+        num_classes = [int(k) for k in arrays["num_classes"]]
+        classifiers: list = []
+        for m in range(len(num_classes)):
+            if f"constant_{m}" in arrays:
+                classifiers.append(int(arrays[f"constant_{m}"]))
+                continue
+            clf = LogisticRegression()
+            clf.coef_, clf.intercept_ = arrays[f"coef_{m}"], arrays[f"intercept_{m}"]
+            clf.classes_ = arrays[f"classes_{m}"]
+            clf.n_features_in_ = clf.coef_.shape[1]
+            classifiers.append(clf)
+        return cls(scaler, ridge, classifiers, num_classes, dict(chosen or {}))
+
     def predict(self, images: np.ndarray | None = None, features: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
         x = self.scaler.transform(spectral_features(images) if features is None else features)

@@ -49,7 +49,7 @@ def install(model_dir: str | Path, task: str, card: str | Path | None = None, ro
     tmp = dest.with_name(f".{dest.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for f in [src / "model.keras", *sorted(src.glob("*.json"))]:
+    for f in [src / "model.keras", *sorted(src.glob("*.json")), *sorted(src.glob("set_parser.npz"))]:
         if f.name not in _SKIP:
             shutil.copy2(f, tmp / f.name)
     if card is not None:

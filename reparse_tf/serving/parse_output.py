@@ -57,12 +57,12 @@ def parse_records(pred: Predictions, paths: list[str], normalizer: MinMaxNormali
             for f in dict.fromkeys(folders)]
 
 
-def confidence_text(rec: dict[str, Any]) -> str:
-    """The confidence column of one parameter record."""
+def confidence_text(rec: dict[str, Any], unit: str = "images") -> str:
+    """The confidence column of one parameter record (``unit``: what was aggregated, images or sets)."""
     if rec["kind"] == "continuous":
         return "" if rec["spread"] is None else f"± {rec['spread']:.3g} (spread)"
     text = f"p = {rec['probability']:.2f}"
-    return text + (f", {rec['agreement']:.0%} of images" if "agreement" in rec else "")
+    return text + (f", {rec['agreement']:.0%} of {unit}" if "agreement" in rec else "")
 
 
 def value_text(rec: dict[str, Any]) -> str:

@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
 def render(result: dict, labels: dict[str, str]) -> str:
     """Markdown of :func:`main`'s result."""
     from reparse_tf.evaluation.metrics import format_mean_std
-    from reparse_tf.evaluation.significance import format_paired
+    from reparse_tf.evaluation.significance import paired_table
 
     lines = [f"# More GMs: the fold's own training GMs plus {result['extra_gms']} GMs of other seeds "
              f"(folds {', '.join(map(str, result['folds']))}; {result['draws']} draws per pooled size; the peer sees "
@@ -215,10 +215,7 @@ def render(result: dict, labels: dict[str, str]) -> str:
         lines.append(f"- {r['goal']} ({r['target']:.3f}): " + ("never on this trend" if d is None else
                                                                  f"{d:.1f} doublings"))
     lines += ["", "Paired over test GMs, all folds (Wilcoxon; mean difference all - own):", "",
-              "| comparison | continuous L1 | discrete accuracy | loss accuracy |", "| --- | --- | --- | --- |"]
-    for name, t in result["paired_tests"].items():
-        lines.append(f"| {name} | " + " | ".join(format_paired(t[key]) for key in
-                                                 ("continuous_l1", "discrete_accuracy", "loss_accuracy")) + " |")
+              *paired_table(result["paired_tests"])]
     return "\n".join(lines) + "\n"
 
 

@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     from reparse_tf.evaluation.benchmark import run_benchmark
     from reparse_tf.evaluation.learning_curve import doublings_to, per_doubling, plot
     from reparse_tf.evaluation.metrics import format_mean_std, mean_std
-    from reparse_tf.evaluation.significance import compare_per_gm, format_paired
+    from reparse_tf.evaluation.significance import compare_per_gm, paired_table
     from reparse_tf.evaluation.variants import LABELS
     from reparse_tf.serving.artifacts import write_json, write_text
     from reparse_tf.targets.cluster_ground_truth import read_fold_info
@@ -174,11 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         n = f"{fit_gms[side]['mean']:.0f}" + {"own": " (own zoo)", "pool": " (pooled)"}.get(side, " (pool subset)")
         lines += [f"| {n} | {label[p]} | " + " | ".join(format_mean_std(table[f'{side}/{p}'][key]) for key in KEYS)
                   + " |" for p in names]
-    lines += ["", "Paired over test GMs (mean difference, Wilcoxon p):", "",
-              "| comparison | continuous L1 | discrete accuracy | loss accuracy |", "| --- | --- | --- | --- |"]
-    lines += [f"| {c} | " + " | ".join(format_paired(t[key]) for key in ("continuous_l1", "discrete_accuracy",
-                                                                        "loss_accuracy")) + " |"
-              for c, t in tests.items()]
+    lines += ["", "Paired over test GMs (mean difference, Wilcoxon p):", "", *paired_table(tests)]
     lines += ["", "Change per doubling of the training GMs (least-squares slope against log2 of the fitted GMs):", "",
               "| predictor | " + " | ".join(k for k, _ in goals.items()) + " |", "| --- " * (len(goals) + 1) + "|"]
     lines += [f"| {label[p]} | " + " | ".join("n/a" if slopes[p][k] is None else f"{slopes[p][k]:+.3f}" for k in goals)

@@ -61,7 +61,7 @@ def summarise(runs: dict[tuple[int, int], dict], predictors: tuple[str, ...]) ->
 def markdown(result: dict) -> str:
     from reparse_tf.evaluation.metrics import format_mean_std
     from reparse_tf.evaluation.set_evaluation import LABELS
-    from reparse_tf.evaluation.significance import format_paired
+    from reparse_tf.evaluation.significance import paired_table
 
     lines = [f"# Parsing a set of N images of an unseen GM ({result['examples']}, folds {result['folds']}, "
              f"{result['draws']} draws of the sets)", ""]
@@ -72,10 +72,7 @@ def markdown(result: dict) -> str:
             cells = [f"{format_mean_std(row[k])} (draws ± {s['draw_std'][p][k]:.3f})" for k in KEYS]
             lines.append(f"| {LABELS[p]} | " + " | ".join(cells) + " |")
         lines += ["", "Paired over test GMs (Wilcoxon; L1 lower is better, accuracies higher):", "",
-                  "| comparison | continuous L1 | discrete accuracy | loss accuracy |", "| --- | --- | --- | --- |"]
-        for name, t in s["paired"].items():
-            lines.append(f"| {name} | " + " | ".join(format_paired(t[k]) for k in
-                                                      ("continuous_l1", "discrete_accuracy", "loss_accuracy")) + " |")
+                  *paired_table(s["paired"])]
         params = list(next(iter(s["per_parameter"].values())))
         lines += ["", "Per parameter (continuous: L1; discrete: macro F1):", "",
                   "| parameter | " + " | ".join(s["per_parameter"]) + " |",

@@ -253,7 +253,7 @@ def _num(r: dict, key: str) -> str:
 def render(result: dict, names: list[str]) -> str:
     """Markdown tables of :func:`main`'s result."""
     from reparse_tf.evaluation.metrics import format_mean_std
-    from reparse_tf.evaluation.significance import format_paired
+    from reparse_tf.evaluation.significance import paired_table
 
     lines = [f"# Twin GMs ({result['pairs']} twins of {result.get('architectures', result['pairs'])} architectures; "
              f"{result['pairs_with_identical_labels']} with their source's labels; preset {result['preset']}; "
@@ -282,10 +282,7 @@ def render(result: dict, names: list[str]) -> str:
                  for a in ("twin_nn", "twin_rank", "content_nn", "family_nn")]
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
     lines += ["", "## Paired tests over GMs, all folds (Wilcoxon; mean difference a - b)", "",
-              "| comparison | continuous L1 | discrete accuracy | loss accuracy |", "| --- | --- | --- | --- |"]
-    for name, t in result["paired_tests"].items():
-        lines.append(f"| {name} | " + " | ".join(format_paired(t[key]) for key in
-                                                 ("continuous_l1", "discrete_accuracy", "loss_accuracy")) + " |")
+              *paired_table(result["paired_tests"])]
     return "\n".join(lines) + "\n"
 
 

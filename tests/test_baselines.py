@@ -13,7 +13,7 @@ from reparse_tf.data.labels import LabelTable
 from reparse_tf.data.schema import MinMaxNormalizer, load_schema
 from reparse_tf.evaluation import baselines as B
 from reparse_tf.evaluation.metrics import parsing_metrics
-from reparse_tf.evaluation.significance import compare_per_gm, paired_test
+from reparse_tf.evaluation.significance import compare_per_gm, paired_table, paired_test
 from reparse_tf.evaluation.spectral_peer import SpectralPeer, azimuthal_average, log_spectrum, spectral_features
 
 SCHEMA = load_schema()
@@ -143,6 +143,9 @@ def test_paired_test_on_known_cases():
     res = compare_per_gm(per, worse)
     assert res["continuous_l1"]["better"] and res["discrete_accuracy"]["better"]
     assert res["loss_accuracy"]["better"] is False and res["loss_accuracy"]["p_value"] == 1.0
+    header, rule, row = paired_table({"a - b": res})
+    assert header.startswith("| comparison | continuous L1") and rule.count("---") == 4
+    assert row.startswith("| a - b | -0.245 (p 0.002, n 10) |") and row.endswith("| +0.000 (p 1, n 10) |")
 
 
 def test_validation_gms_are_training_side_stratified_and_subsets_nested():

@@ -61,3 +61,11 @@ def format_paired(test: dict) -> str:
         return "n/a"
     p = "n/a" if test["p_value"] is None else f"{test['p_value']:.2g}"
     return f"{test['mean_diff']:+.3f} (p {p}, n {test['n']})"
+
+
+def paired_table(tests: dict[str, dict], first: str = "comparison") -> list[str]:
+    """Markdown rows of :func:`compare_per_gm` results ``{row name: {score: paired_test}}``, one column per per-GM
+    score (continuous L1, discrete and loss accuracy)."""
+    lines = [f"| {first} | continuous L1 | discrete accuracy | loss accuracy |", "| --- | --- | --- | --- |"]
+    return lines + [f"| {name} | " + " | ".join(format_paired(t[k]) for k in GM_SCORES) + " |"
+                    for name, t in tests.items()]

@@ -152,7 +152,7 @@ def test_defaults_build_trains_measures_and_installs(tiny_zoo, tmp_path, monkeyp
 
     monkeypatch.setattr(default_models, "PACKAGED_DIR", tmp_path / "pkg")
     code = main(["defaults", "build", "--out", str(tmp_path / "w"), "--data", str(tiny_zoo), "--zoo-preset", "tiny",
-                 "--preset", "tiny", "--epochs", "1", "--no-tfma", "--tasks", "parse", "--install"])
+                 "--preset", "tiny", "--epochs", "1", "--no-tfma", "--tasks", "parse,set", "--install"])
     assert code == 0, capfd.readouterr().out[-3000:]
     dest = default_models.packaged_dir("parse")
     card = json.loads((dest / CARD_FILE).read_text())
@@ -169,3 +169,9 @@ def test_defaults_build_trains_measures_and_installs(tiny_zoo, tmp_path, monkeyp
     capfd.readouterr()
     assert main(["parse", str(tiny_zoo / "gan_000"), "--json"]) == 0
     assert json.loads(capfd.readouterr().out)["model"] == str(dest)
+    # task set: the set parser, fitted on the same fold's GMs (the RED layout ingested for it), ships beside it
+    set_card = json.loads((dest / "set_parser.json").read_text())["card"]
+    assert set_card["fold"] == 0 and set_card["fit_gms"] == sorted(meta["train_gms"])
+    assert main(["parse", str(tiny_zoo / "gan_000"), "--set", "--json"]) == 0
+    (rec,) = json.loads(capfd.readouterr().out)["results"]
+    assert (rec["n_images"], rec["n_sets"]) == (32, 3)

@@ -105,7 +105,10 @@ def _set_parser(root: str, out, args: argparse.Namespace) -> None:
         examples = out / "examples"
         if not has_manifest(examples):
             run_ingest(root, examples, image_size=64, n_folds=4, seed=args.seed, output_format="npz")
-    built = build_set_parser(examples, args.fold, out / "parser", seed=args.seed)
+    from reparse_tf.training.presets import get_preset
+
+    built = build_set_parser(examples, args.fold, out / "parser", seed=args.seed,
+                             validation_fraction=get_preset(args.preset).validation_fraction)
     rows = json.loads((built / SET_PARSER_FILES[1]).read_text())["card"]["rows"]
     print(f"[reparse defaults] set parser, fold {args.fold}: " + "; ".join(
         f"{r['label']}: L1 {r['summary']['continuous_l1']:.3f}, discrete F1 {r['summary']['discrete_f1']:.3f}, "
@@ -147,9 +150,8 @@ def _headline(card: dict | None) -> str:
 
 
 def show(args: argparse.Namespace) -> int:
-    import json
-
-    from reparse_tf.serving.default_models import BUILD_COMMAND, listing
+    from reparse_tf.model.set_fingerprint import SET_PARSER_FILES
+    from reparse_tf.serving.default_models import BUILD_COMMAND, listing, packaged_dir
 
     rows = listing()
     if args.json:
@@ -159,4 +161,10 @@ def show(args: argparse.Namespace) -> int:
         state = f"{r['bytes'] / 1e6:.1f} MB; {_headline(r['card'])}" if r["present"] else \
             f"not packaged (build it: {BUILD_COMMAND})"
         print(f"{r['task']:<10} {state}")
+    set_meta = packaged_dir("parse") / SET_PARSER_FILES[1]
+    if set_meta.is_file():   # the set parser ships beside the parse model (`reparse parse --set`)
+        card = json.loads(set_meta.read_text())["card"]
+        s = card["rows"]["set_fingerprint"]["summary"]
+        print(f"{'parse --set':<10} sets of {card['set_size']}; fold {card['fold']}, {len(card['test_gms'])} unseen "
+              f"GMs: " + ", ".join(f"{k} {s[k]:.3f}" for k in ("continuous_l1", "discrete_f1", "loss_f1")))
     return 0

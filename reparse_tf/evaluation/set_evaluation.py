@@ -122,19 +122,22 @@ def evaluate_fold(cache: ImageCache, data: dict[str, np.ndarray], labels, folds:
 
 
 def build_set_parser(examples_dir: str | Path, fold: int, out_dir: str | Path, size: int = 10, train_sets: int = 15,
-                     test_sets: int = 10, seed: int = 0) -> Path:
-    """Fit the set parser on ``fold``'s fitted GMs of an ingested zoo, measure it on the fold's unseen test GMs
-    beside the spectral peer's aggregated answers and the label baselines (one row per set of ``size`` images),
-    and save it with that card into ``out_dir`` (:data:`~reparse_tf.model.set_fingerprint.SET_PARSER_FILES`)."""
+                     test_sets: int = 10, seed: int = 0,
+                     validation_fraction: float = DEFAULT_VALIDATION_FRACTION) -> Path:
+    """Fit the set parser on ``fold``'s fitted GMs of an ingested zoo (validation GMs carved as a training preset
+    with ``validation_fraction`` does, so it fits the same GMs as the parse model), measure it on the fold's
+    unseen test GMs beside the spectral peer's aggregated answers and the label baselines (one row per set of
+    ``size`` images), and save it with that card into ``out_dir`` (:data:`~reparse_tf.model.set_fingerprint.
+    SET_PARSER_FILES`)."""
     from reparse_tf.evaluation.parsing_evaluation import load_examples
     from reparse_tf.targets.cluster_ground_truth import read_fold_info
 
     labels, folds, _ = read_fold_info(examples_dir)
-    split = fold_gms(folds, fold, labels.type_of)
+    split = fold_gms(folds, fold, labels.type_of, validation_fraction)
     data = load_examples(examples_dir, sorted(split.fit + split.test))
     keep: dict = {}
     result = evaluate_fold(ImageCache.of(data["images"]), data, labels, folds, fold, size, seed, train_sets,
-                           test_sets, keep=keep)
+                           test_sets, validation_fraction=validation_fraction, keep=keep)
     parser = keep["set_fingerprint"]
     parser.card = {"examples": str(examples_dir), "fold": fold, "set_size": size, "train_sets_per_gm": train_sets,
                    "test_sets_per_gm": test_sets, "fit_gms": list(split.fit), "test_gms": list(split.test),

@@ -4,8 +4,9 @@ A single image's spectrum is dominated by its content. Averaged over ``n`` image
 high-pass residuals (image minus its 3 x 3 box blur) keep what is the same in every image, the
 generator's fixed pattern (Marra et al. 2019, "Do GANs leave artificial fingerprints?"), while the
 content, which differs from image to image, falls as ``1 / n`` in power. The pattern's position
-depends on the weights; where its power lies in frequency depends on the architecture: a stride-2
-up-sampling repeats every 2 pixels, so its peaks lie on the lattice of multiples of ``size / 8``.
+depends on the weights; where its power lies in frequency depends on the architecture: up to three
+stride-2 up-samplings leave patterns of period 2, 4 or 8 pixels, whose peaks lie on the lattice of
+multiples of ``size / 8``.
 The features of a set therefore keep the 2-D power spectrum of the mean residual in 2 x 2 frequency
 cells (an azimuthal average would mix the lattice with its ring), the share of each frequency ring's power that is
 common to the set (``1 / n`` for content alone, 1 for a fixed pattern) and that share on the lattice,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 
 from reparse_tf.commands import at_least, preset_arg
 
@@ -95,8 +94,8 @@ def _set_parser(root: str, out, args: argparse.Namespace) -> None:
 
     from reparse_tf.data.manifest import has_manifest
     from reparse_tf.evaluation.set_evaluation import build_set_parser
-    from reparse_tf.model.set_fingerprint import SET_PARSER_FILES
-    from reparse_tf.serving.default_models import packaged_dir
+    from reparse_tf.serving.default_models import install_set_parser
+    from reparse_tf.training.presets import get_preset
 
     examples = Path(root)
     if not has_manifest(examples):
@@ -105,22 +104,13 @@ def _set_parser(root: str, out, args: argparse.Namespace) -> None:
         examples = out / "examples"
         if not has_manifest(examples):
             run_ingest(root, examples, image_size=64, n_folds=4, seed=args.seed, output_format="npz")
-    from reparse_tf.training.presets import get_preset
-
-    built = build_set_parser(examples, args.fold, out / "parser", seed=args.seed,
-                             validation_fraction=get_preset(args.preset).validation_fraction)
-    rows = json.loads((built / SET_PARSER_FILES[1]).read_text())["card"]["rows"]
+    rows = build_set_parser(examples, args.fold, out / "parser", seed=args.seed,
+                            validation_fraction=get_preset(args.preset).validation_fraction).card["rows"]
     print(f"[reparse defaults] set parser, fold {args.fold}: " + "; ".join(
         f"{r['label']}: L1 {r['summary']['continuous_l1']:.3f}, discrete F1 {r['summary']['discrete_f1']:.3f}, "
         f"loss F1 {r['summary']['loss_f1']:.3f}" for r in rows.values()))
     if args.install:
-        dest = packaged_dir("parse")
-        if not (dest / "model.keras").is_file():
-            raise FileNotFoundError(f"{dest}: no packaged parse model to put the set parser beside (build it first)")
-        for name in SET_PARSER_FILES:   # copied under a temporary name, renamed when complete
-            tmp = dest / f".{name}.tmp"
-            shutil.copy2(built / name, tmp)
-            tmp.replace(dest / name)
+        dest = install_set_parser(out / "parser")
         print(f"[reparse defaults] installed the set parser beside the parse model: {dest}")
 
 

@@ -28,17 +28,21 @@ def run(args: argparse.Namespace) -> int:
 
     from reparse_tf.data.user_images import load_user_images
     from reparse_tf.serving.default_models import resolve_model
-    from reparse_tf.serving.inference import load_parser
     from reparse_tf.serving.parse_output import confidence_text, parse_records, value_text
 
     args.model = resolve_model(args.model, "parse")
-    parser = load_parser(args.model)
-    set_parser = None
-    if args.as_set:
+    if args.as_set:   # the set parser answers alone: the network is not loaded
+        from reparse_tf.data.schema import load_schema
         from reparse_tf.model.set_fingerprint import SetParser
 
-        set_parser = SetParser.load(args.model)
-    data = load_user_images(args.paths, set_parser.image_size if set_parser else parser.image_size)
+        parser, set_parser = None, SetParser.load(args.model)
+        schema, image_size = load_schema(), set_parser.image_size
+    else:
+        from reparse_tf.serving.inference import load_parser
+
+        parser, set_parser = load_parser(args.model), None
+        schema, image_size = parser.schema, parser.image_size
+    data = load_user_images(args.paths, image_size)
     for path, reason in data.skipped:
         print(f"reparse parse: skipped {path}: {reason}", file=sys.stderr)
     if data.ignored:
@@ -49,15 +53,15 @@ def run(args: argparse.Namespace) -> int:
         print("reparse parse: error: no image could be parsed", file=sys.stderr)
         return 1
     if set_parser is not None:
-        records = _set_records(set_parser, data, parser.schema)
+        records = _set_records(set_parser, data, schema)
         if not records:
             return 1
     else:
         pred = parser.predict(data.images, batch_size=args.batch_size)
         records = parse_records(pred, data.paths, parser.normalizer, data.folders if args.per_folder else None,
-                                parser.schema)
+                                schema)
     if args.json:
-        print(json.dumps({"model": str(args.model), "image_size": parser.image_size, "results": records,
+        print(json.dumps({"model": str(args.model), "image_size": image_size, "results": records,
                           "skipped": [{"path": p, "reason": r} for p, r in data.skipped]}, indent=1))
         return 0
     from rich.console import Console

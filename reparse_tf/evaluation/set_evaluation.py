@@ -123,12 +123,12 @@ def evaluate_fold(cache: ImageCache, data: dict[str, np.ndarray], labels, folds:
 
 def build_set_parser(examples_dir: str | Path, fold: int, out_dir: str | Path, size: int = 10, train_sets: int = 15,
                      test_sets: int = 10, seed: int = 0,
-                     validation_fraction: float = DEFAULT_VALIDATION_FRACTION) -> Path:
+                     validation_fraction: float = DEFAULT_VALIDATION_FRACTION) -> SetParser:
     """Fit the set parser on ``fold``'s fitted GMs of an ingested zoo (validation GMs carved as a training preset
     with ``validation_fraction`` does, so it fits the same GMs as the parse model), measure it on the fold's
     unseen test GMs beside the spectral peer's aggregated answers and the label baselines (one row per set of
     ``size`` images), and save it with that card into ``out_dir`` (:data:`~reparse_tf.model.set_fingerprint.
-    SET_PARSER_FILES`)."""
+    SET_PARSER_FILES`); returns it."""
     from reparse_tf.evaluation.parsing_evaluation import load_examples
     from reparse_tf.targets.cluster_ground_truth import read_fold_info
 
@@ -143,4 +143,5 @@ def build_set_parser(examples_dir: str | Path, fold: int, out_dir: str | Path, s
                    "test_sets_per_gm": test_sets, "fit_gms": list(split.fit), "test_gms": list(split.test),
                    "rows": {p: {"label": LABELS[p], "summary": result[p]["summary"],
                                 "per_parameter": result[p]["per_parameter"]} for p in DEFAULT_PREDICTORS}}
-    return parser.save(out_dir)
+    parser.save(out_dir)
+    return parser

@@ -39,6 +39,12 @@ def azimuthal_average(power: np.ndarray) -> np.ndarray:
     return sums / counts
 
 
+def high_pass(gray: np.ndarray) -> np.ndarray:
+    """``[N, H, W]`` residual of grey images: each minus its 3 x 3 box blur (keeps the up-sampling artefacts,
+    drops most of the content)."""
+    return gray - ndimage.uniform_filter(gray, size=(1, 3, 3), mode="reflect")
+
+
 def log_spectrum(gray: np.ndarray) -> np.ndarray:
     """Azimuthally averaged log power spectrum ``[N, R]`` of ``[N, H, W]`` float images (mean removed)."""
     g = gray - gray.mean(axis=(1, 2), keepdims=True)
@@ -57,7 +63,7 @@ def spectral_features(images: np.ndarray, batch: int = 2048) -> np.ndarray:
     for s in range(0, len(images), batch):
         x = images[s:s + batch].astype(np.float64) / 255.0
         gray = x.mean(axis=-1)
-        residual = gray - ndimage.uniform_filter(gray, size=(1, 3, 3), mode="reflect")
+        residual = high_pass(gray)
         hists = [np.stack([np.histogram(ch, bins=edges)[0] for ch in c]) / c[0].size
                  for c in (images[s:s + batch, ..., k].reshape(len(x), -1) for k in range(3))]
         hists.append(np.stack([np.histogram(g, bins=edges)[0] for g in (gray * 255).reshape(len(x), -1)])

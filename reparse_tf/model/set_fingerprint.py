@@ -25,10 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 from reparse_tf.data.schema import MinMaxNormalizer
-from reparse_tf.evaluation.spectral_peer import SpectralPeer, azimuthal_average, spectral_features
+from reparse_tf.evaluation.spectral_peer import SpectralPeer, azimuthal_average, high_pass, spectral_features
 
 LATTICE_DIVISIONS = 8   # lattice step size / 8: the peaks of up to three stride-2 up-samplings
 EPS = 1e-10
@@ -38,8 +37,7 @@ SET_PARSER_FILES = ("set_parser.npz", "set_parser.json")   # beside a parse mode
 def residuals(images: np.ndarray) -> np.ndarray:
     """``[N, H, W]`` float32 high-pass residuals of uint8 images ``[N, H, W, 3]`` (grey minus its 3 x 3 box
     blur, as the spectral peer's residual spectrum)."""
-    gray = np.asarray(images, np.float32).mean(axis=-1) / 255.0
-    return gray - ndimage.uniform_filter(gray, size=(1, 3, 3), mode="reflect")
+    return high_pass(np.asarray(images, np.float32).mean(axis=-1) / 255.0)
 
 
 def fixed_pattern_share(residual_set: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -75,9 +73,10 @@ class ImageCache:
         index = np.asarray(index)
         if len(index) < 2:
             raise ValueError("a set fingerprint needs at least 2 images")
-        mean_res = self.residual[index].mean(axis=0)
+        res = self.residual[index]
+        mean_res = res.mean(axis=0)
         h, w = mean_res.shape
-        common, share = fixed_pattern_share(self.residual[index])
+        common, share = fixed_pattern_share(res)
         share = np.fft.fftshift(share)
         # 2 x 2 frequency cells keep each lattice frequency in a cell of its own at a quarter of the dimensions;
         # the spectrum of a real image is symmetric, so half of the plane says everything
@@ -87,8 +86,8 @@ class ImageCache:
         step_h, step_w = max(h // LATTICE_DIVISIONS, 1), max(w // LATTICE_DIVISIONS, 1)
         lattice = share[h // 2::step_h, w // 2::step_w]       # non-negative lattice frequencies
         parts = [half.ravel(), np.log(azimuthal_average(share[None])[0] + EPS),
-                 np.log(azimuthal_average(np.fft.fftshift(common)[None])[0] + EPS), np.log(lattice.ravel() + EPS),
-                 [np.log(self.residual[index].std() + EPS), np.log(mean_res.std() + EPS)],
+                 np.log(azimuthal_average(shifted[None])[0] + EPS), np.log(lattice.ravel() + EPS),
+                 [np.log(res.std() + EPS), np.log(mean_res.std() + EPS)],
                  self.colour[index].mean(axis=0), self.colour[index].std(axis=0)]
         if with_image_spectra:
             parts.append(self.image_features[index].mean(axis=0))

@@ -63,6 +63,22 @@ def install(model_dir: str | Path, task: str, card: str | Path | None = None, ro
     return dest
 
 
+def install_set_parser(set_parser_dir: str | Path, root: str | Path | None = None) -> Path:
+    """Copy a saved set parser (``SET_PARSER_FILES``) beside the packaged parse model, each file under a temporary
+    name and renamed when complete. The parse model must be there: ``install(..., "parse")`` replaces its folder,
+    set parser included, so the set parser goes in after it."""
+    from reparse_tf.model.set_fingerprint import SET_PARSER_FILES
+
+    dest = packaged_dir("parse", root)
+    if not (dest / "model.keras").is_file():
+        raise FileNotFoundError(f"{dest}: no packaged parse model to put the set parser beside (build it first)")
+    for name in SET_PARSER_FILES:
+        tmp = dest / f".{name}.tmp"
+        shutil.copy2(Path(set_parser_dir) / name, tmp)
+        tmp.replace(dest / name)
+    return dest
+
+
 def listing(root: str | Path | None = None) -> list[dict]:
     """Per task: its path, whether it is there, its size in bytes and its model card (None when absent)."""
     rows = []

@@ -1,7 +1,8 @@
 """Deepfake detection and image attribution over leave-GMs-out folds (TPAMI sec. 4.5 tasks).
 
     python benchmarks/forensics.py --examples EXAMPLES_DIR --work DIR [--folds 0,1,2,3]
-        [--tasks detect,attribute] [--preset cpu] [--fingerprint] [--include EARLIER.json] [--out PREFIX]
+        [--tasks detect,attribute] [--preset cpu] [--fingerprint] [--include EARLIER.json] [--against OTHER.json]
+        [--out PREFIX]
 
 Per fold and task: trains ``reparse train --task`` (skipped when ``DIR/<task>-fold<k>/model.keras``
 exists, and the evaluation when its JSON is newer: resumable; ``DIR/<task>-nofp-fold<k>`` with
@@ -12,7 +13,9 @@ same run. Prints and writes (PREFIX.md / .json) mean ± std over folds: detectio
 unseen real images, overall and per family; attribution closed-set accuracy over real + every fit GM
 on held-out images, and open-set AUROC of the unknown-generator scores on unseen GMs.
 ``--include`` adds the folds of an earlier run's JSON that this run does not run (each keeps its own
-spectral peer and chance; the table names the file and machine they came from).
+spectral peer and chance; the table names the file and machine they came from). ``--against`` pairs the
+detector's per-GM AUCs with another run's (another preset, e.g. ``cpu:synthetic_attacks=64`` against ``cpu``),
+per family, with a Wilcoxon test over the test GMs.
 """
 
 from __future__ import annotations
@@ -49,6 +52,34 @@ def _significance_line(sig: dict) -> str:
     return (f"Method − spectral peer over {sig['n']} {sig['unit']} of all folds: mean {sig['mean_diff']:+.3f} "
             f"(95 % bootstrap CI {sig['ci_low']:+.3f} … {sig['ci_high']:+.3f}), Wilcoxon signed-rank p = "
             f"{sig['p_value']:.2g}.")
+
+
+def against(runs: list[dict], other: list[dict], type_of: dict[str, str]) -> dict:
+    """This run's detector against another run's (``--against``: e.g. without synthetic attacks) on the test
+    GMs both scored: per family and overall, each run's mean per-GM AUC and the paired test of the difference."""
+    from reparse_tf.evaluation.significance import paired_test
+
+    def per_gm(rs: list[dict]) -> dict[str, float]:
+        return {f"{r['fold']}/{g}": v["auc"] for r in rs for g, v in r["method"].get("per_gm", {}).items()}
+
+    a, b = per_gm(runs), per_gm(other)
+    common = sorted(set(a) & set(b))
+    fam = {u: type_of.get(u.split("/", 1)[1], "?") for u in common}
+    out = {}
+    for name in ["all", *sorted(set(fam.values()))]:
+        units = [u for u in common if name in ("all", fam[u])]
+        x, y = np.array([a[u] for u in units]), np.array([b[u] for u in units])
+        out[name] = {"this": float(x.mean()), "other": float(y.mean()), **paired_test(x, y)}
+    return out
+
+
+def _against_lines(result: dict, label: str) -> list[str]:
+    from reparse_tf.evaluation.significance import format_paired
+
+    lines = [f"Against {label}, per test GM (its images vs the unseen real images), paired over the GMs both runs "
+             "scored:", "", "| family | mean AUC, this run | mean AUC, other run | this − other (Wilcoxon p, GMs) |",
+             "| --- | --- | --- | --- |"]
+    return lines + [f"| {f} | {v['this']:.3f} | {v['other']:.3f} | {format_paired(v)} |" for f, v in result.items()]
 
 
 def _table(task: str, runs: list[dict]) -> list[str]:
@@ -109,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="output prefix (writes PREFIX.md and PREFIX.json)")
     ap.add_argument("--include", action="append", default=[], metavar="JSON",
                     help="an earlier run's PREFIX.json whose other folds join the table (same preset and ablation)")
+    ap.add_argument("--against", default=None, metavar="JSON",
+                    help="another run's PREFIX.json (e.g. another preset): paired per-GM detection AUCs against it")
     args = ap.parse_args(argv)
     work = Path(args.work)
     folds = [int(f) for f in args.folds.split(",")]
@@ -137,6 +170,14 @@ def main(argv: list[str] | None = None) -> int:
     for task, runs in results.items():
         runs.sort(key=lambda r: r["fold"])
         lines += _table(task, runs) + [""]
+    compared = None
+    if args.against and "detect" in results:
+        from reparse_tf.targets.cluster_ground_truth import read_fold_info
+
+        other = json.loads(Path(args.against).read_text())
+        compared = against(results["detect"], other["results"].get("detect", []),
+                           read_fold_info(args.examples)[0].type_of)
+        lines += _against_lines(compared, f"`{os.path.basename(args.against)}` (preset `{other['preset']}`)") + [""]
     text = "\n".join(lines)
     print(text)
     if args.out:
@@ -145,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         write_json(Path(f"{args.out}.json"), {"preset": args.preset, "folds": folds, "included": sources,
                                               "fingerprint": fingerprint, "fingerprint_weight": weight,
                                               "results": results,
-                                              "significance": {t: significance(t, r) for t, r in results.items()}})
+                                              "significance": {t: significance(t, r) for t, r in results.items()},
+                                              "against": {"file": args.against, "detect": compared}})
     return 0
 
 

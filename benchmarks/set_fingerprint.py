@@ -1,7 +1,7 @@
 """Parsing a set of images of one unseen GM: the set fingerprint against the spectral peer's aggregated answers.
 
     python benchmarks/set_fingerprint.py --examples EXAMPLES_DIR --out OUT [--folds 0,1,2,3] [--sizes 10,100]
-        [--draws 3] [--twins PAIR_EXAMPLES ...]
+        [--draws 3] [--ablation] [--twins-ablation] [--twins PAIR_EXAMPLES ...]
 
 Per fold, set size N and draw (:mod:`reparse_tf.evaluation.set_evaluation`): sets of N images of the fold's
 fitted training GMs to fit on, 10 sets of N images of each test GM to score on; the set fingerprint parser, the
@@ -9,6 +9,9 @@ spectral peer's per-image answers aggregated over the same sets, the constant an
 run. Prints and writes ``OUT/set_fingerprint.{json,md}``: mean ± std over folds (each fold's figure the mean over
 draws) with the spread over draws, the per-parameter figures, and paired tests over the test GMs (Wilcoxon, per-GM
 scores averaged over draws, pooled over folds).
+
+``--twins-ablation`` (on examples with twins, e.g. ``benchmarks/twins.py``'s ``OUT/pair_examples``): the set
+parser also fitted without the training GMs' twins, on the same sets and scored on the same test sets.
 
 ``--twins``: ingested examples holding GMs and their twins (``benchmarks/twins.py`` writes them as
 ``OUT/pair_examples``): is a GM's nearest GM its twin (same architecture, another content, seed or weight draw)
@@ -26,7 +29,8 @@ import numpy as np
 
 KEYS = ("continuous_l1", "continuous_r2", "discrete_f1", "loss_f1")
 COMPARISONS = (("set_fingerprint", "spectral_peer_vote"), ("set_fingerprint_only", "spectral_peer_vote"),
-               ("set_fingerprint", "set_fingerprint_only"), ("set_fingerprint", "constant"),
+               ("set_fingerprint", "set_fingerprint_only"), ("set_fingerprint", "set_fingerprint_sources"),
+               ("set_fingerprint", "constant"),
                ("set_fingerprint", "family_oracle"))
 
 
@@ -129,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-sets", type=int, default=15, help="sets per training GM")
     ap.add_argument("--test-sets", type=int, default=10, help="sets per test GM")
     ap.add_argument("--ablation", action="store_true", help="also the set fingerprint without the mean image spectra")
+    ap.add_argument("--twins-ablation", action="store_true",
+                    help="also the set parser fitted without the training GMs' twins (examples with twins)")
     ap.add_argument("--twins", nargs="*", default=[], help="ingested examples with twins, for twin retrieval")
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -136,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     folds_run = [int(x) for x in args.folds.split(",")]
     sizes = [int(x) for x in args.sizes.split(",")]
     labels, folds, _ = read_fold_info(args.examples)
-    predictors = PREDICTORS if args.ablation else DEFAULT_PREDICTORS
+    extra = {"set_fingerprint_only": args.ablation, "set_fingerprint_sources": args.twins_ablation}
+    predictors = tuple(p for p in PREDICTORS if p in DEFAULT_PREDICTORS or extra.get(p))
     data: dict | None = None
     cache = None
     peers: dict = {}

@@ -103,6 +103,29 @@ def test_open_set_scores_on_known_logits():
     assert np.allclose(probabilities("detect", np.zeros((2, 1))), 0.5)
 
 
+def test_synthetic_attacks_perturb_real_training_images_within_the_budget():
+    from reparse_tf.training.forensic_training import SourceSet, with_synthetic_attacks
+    from reparse_tf.training.synthetic_attacks import MIN_MEAN_CHANGE, SOURCE_PREFIX, synthetic_attacks
+    from reparse_tf.zoo.train import AA_EPS
+
+    real = packaged_real_images(["digits", "texture"], 16, seed=0, max_per_content=10).images["train"]
+    adv, sources, rows = synthetic_attacks(real, 3, seed=0, per_generator=4)
+    assert adv.shape == (12, 16, 16, 3) and adv.dtype == np.uint8 and len(set(sources.tolist())) == 3
+    change = np.abs(adv.astype(int) - real[rows].astype(int))
+    assert change.max() <= round(AA_EPS * 255) + 1  # the attacks' L-infinity budget (+ rounding)
+    for s in set(sources.tolist()):  # every generator kept changes its images
+        assert change[sources == s].mean() >= MIN_MEAN_CHANGE
+    again = synthetic_attacks(real, 3, seed=0, per_generator=4)
+    assert np.array_equal(adv, again[0]) and np.array_equal(rows, again[2])
+
+    train = SourceSet(np.concatenate([real[:5], real[:2]]), np.array([REAL] * 5 + ["g0", "g0"]),
+                      np.array([REAL] * 5 + ["GAN", "GAN"]), np.array(["digits"] * 4 + ["texture"] * 3))
+    out = with_synthetic_attacks(train, 2, seed=1)
+    added = np.char.startswith(out.source.astype(str), SOURCE_PREFIX)
+    assert len(out) == len(train) + 2 * 32 and added.sum() == 64 and out.generated[added].all()
+    assert set(out.family[added].tolist()) == {"AA"} and set(out.content[added].tolist()) <= {"digits", "texture"}
+
+
 # ------------------------------------------------------------- trained on the tiny zoo (fold 0)
 @pytest.fixture(scope="session")
 def forensic_models(tiny_examples, tmp_path_factory) -> dict[str, Path]:

@@ -276,6 +276,22 @@ def _headline(metrics: dict) -> dict:
             "loss": {k.removeprefix("loss_"): v for k, v in s.items() if k.startswith("loss_")}}
 
 
+#: the per-GM scores of every evaluation (the units of the paired tests over test GMs)
+GM_KEYS = ("continuous_l1", "discrete_accuracy", "loss_accuracy", "discrete_f1", "loss_f1")
+
+
+def per_gm_scores(true_cont: np.ndarray, pred_cont: np.ndarray, true_disc: np.ndarray, pred_disc: np.ndarray,
+                  gms: np.ndarray, schema: HyperparameterSchema | None = None) -> dict[str, dict[str, float]]:
+    """``{gm: {GM_KEYS score: value}}`` over each GM's rows (no RANSAC slopes: none is read per GM)."""
+    gms = np.asarray(gms).astype(str)
+    out = {}
+    for g in sorted(set(gms.tolist())):
+        m = gms == g
+        s = parsing_metrics(true_cont[m], pred_cont[m], true_disc[m], pred_disc[m], schema, slope=False)["summary"]
+        out[g] = {k: s[k] for k in GM_KEYS}
+    return out
+
+
 def score_predictions(true_cont: np.ndarray, pred_cont: np.ndarray, true_disc: np.ndarray, pred_disc: np.ndarray,
                       test: dict[str, np.ndarray], probs: list[np.ndarray] | None = None,
                       schema: HyperparameterSchema | None = None, seed: int = 0,
@@ -286,14 +302,10 @@ def score_predictions(true_cont: np.ndarray, pred_cont: np.ndarray, true_disc: n
     schema = schema or load_schema()
     gms = np.asarray(test["gm"]).astype(str)
     metrics = parsing_metrics(true_cont, pred_cont, true_disc, pred_disc, schema, seed)
-    per_gm = {}
-    for g in sorted(set(gms.tolist())):
-        m = gms == g
-        s = parsing_metrics(true_cont[m], pred_cont[m], true_disc[m], pred_disc[m], schema, seed)["summary"]
-        per_gm[g] = {"gm_type": str(np.asarray(test["gm_type"])[m][0]),
-                     "content": str(np.asarray(test["content"])[m][0]),
-                     "n": int(m.sum()), **{k: s[k] for k in ("continuous_l1", "discrete_f1", "loss_f1",
-                                                             "discrete_accuracy", "loss_accuracy")}}
+    first = {g: int(np.flatnonzero(gms == g)[0]) for g in set(gms.tolist())}
+    per_gm = {g: {"gm_type": str(np.asarray(test["gm_type"])[first[g]]),
+                  "content": str(np.asarray(test["content"])[first[g]]), "n": int((gms == g).sum()), **s}
+              for g, s in per_gm_scores(true_cont, pred_cont, true_disc, pred_disc, gms, schema).items()}
     return {"summary": metrics["summary"], "metrics": metrics, "per_gm": per_gm,
             "multi_image": multi_image_eval(pred_cont, pred_disc, probs, gms, true_cont, true_disc, n_images,
                                             repeats, seed, schema=schema)}

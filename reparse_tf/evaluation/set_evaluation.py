@@ -7,6 +7,8 @@ on the same test sets, one row per set, so per-set figures are per-GM aggregated
 
 * ``set_fingerprint``: :class:`~reparse_tf.model.set_fingerprint.SetParser` on the set fingerprint and the
   set's mean per-image spectra; ``set_fingerprint_only``: on the set fingerprint alone;
+  ``set_fingerprint_sources``: as the first, fitted without the training GMs' twins (on examples with twins:
+  does seeing an architecture under a second content and seed teach the parser what does not depend on them?);
 * ``spectral_peer_vote``: the spectral peer fitted on single images (100 per training GM), its answers for
   the set's images aggregated (mean / vote, :func:`~reparse_tf.evaluation.aggregation.aggregate_gm`);
 * ``constant`` and ``family_oracle`` (the latter uses the test GM's true family).
@@ -19,35 +21,32 @@ from pathlib import Path
 
 import numpy as np
 
-from reparse_tf.data.folds import DEFAULT_VALIDATION_FRACTION, fold_gms
+from reparse_tf.data.folds import DEFAULT_VALIDATION_FRACTION, fold_gms, twin_group
 from reparse_tf.data.schema import MinMaxNormalizer, load_schema, split_labels
 from reparse_tf.evaluation import baselines as B
 from reparse_tf.evaluation.aggregation import aggregate_gm
 from reparse_tf.evaluation.metrics import parsing_metrics
-from reparse_tf.evaluation.parsing_evaluation import subsample_per_gm
+from reparse_tf.evaluation.parsing_evaluation import per_gm_scores, subsample_per_gm
 from reparse_tf.evaluation.spectral_peer import SpectralPeer
 from reparse_tf.model.set_fingerprint import ImageCache, SetParser, draw_sets
 
-PREDICTORS = ("set_fingerprint", "set_fingerprint_only", "spectral_peer_vote", "constant", "family_oracle")
-DEFAULT_PREDICTORS = tuple(p for p in PREDICTORS if p != "set_fingerprint_only")   # the ablation costs a second fit
+PREDICTORS = ("set_fingerprint", "set_fingerprint_only", "set_fingerprint_sources", "spectral_peer_vote", "constant",
+              "family_oracle")
+#: the ablations cost a fit each
+DEFAULT_PREDICTORS = tuple(p for p in PREDICTORS if p not in ("set_fingerprint_only", "set_fingerprint_sources"))
 LABELS = {"set_fingerprint": "set fingerprint + mean image spectra",
           "set_fingerprint_only": "set fingerprint alone",
+          "set_fingerprint_sources": "set fingerprint + mean image spectra, fitted without the twins",
           "spectral_peer_vote": "spectral peer, its answers for the set aggregated",
           "constant": "constant (training mean / majority)",
           "family_oracle": "family oracle (reference: uses the true family)"}
-GM_KEYS = ("continuous_l1", "discrete_accuracy", "loss_accuracy", "discrete_f1", "loss_f1")
 
 
 def _score(true_c: np.ndarray, pred_c: np.ndarray, true_d: np.ndarray, pred_d: np.ndarray, set_gms: list[str],
            fold: int, schema) -> dict:
     """Summary, per-parameter figures and per-GM scores (``"<fold>/<gm>"``, for paired tests) of set predictions."""
     metrics = parsing_metrics(true_c, pred_c, true_d, pred_d, schema, slope=False)
-    gms = np.asarray(set_gms)
-    per_gm = {}
-    for g in sorted(set(set_gms)):
-        m = gms == g
-        s = parsing_metrics(true_c[m], pred_c[m], true_d[m], pred_d[m], schema, slope=False)["summary"]
-        per_gm[f"{fold}/{g}"] = {k: s[k] for k in GM_KEYS}
+    per_gm = {f"{fold}/{g}": v for g, v in per_gm_scores(true_c, pred_c, true_d, pred_d, set_gms, schema).items()}
     return {"summary": metrics["summary"], "per_parameter": {
         **{n: m["l1"] for n, m in metrics["continuous"].items()},
         **{n: m["f1"] for n, m in metrics["discrete"].items()}}, "per_gm": per_gm}
@@ -88,12 +87,15 @@ def evaluate_fold(cache: ImageCache, data: dict[str, np.ndarray], labels, folds:
                      "seconds": time.perf_counter() - clock[0]}
         clock[0] = time.perf_counter()
 
-    if {"set_fingerprint", "set_fingerprint_only"} & set(predictors):
+    set_parsers = {"set_fingerprint": (True, False), "set_fingerprint_only": (False, False),
+                   "set_fingerprint_sources": (True, True)}  # name: (with image spectra, without twins)
+    if set(set_parsers) & set(predictors):
         train_draw = draw_sets(gms, fit, size, train_sets, rng)
-        c, d = split_labels(np.stack([raw[ix[0]] for _, ix in train_draw]), norm, schema)
-        for name, with_spectra in (("set_fingerprint", True), ("set_fingerprint_only", False)):
+        for name, (with_spectra, sources) in set_parsers.items():
             if name in predictors:
-                parser = SetParser.fit(cache, train_draw, c, d, size, with_spectra, seed, schema, norm)
+                sets = [(g, ix) for g, ix in train_draw if not sources or twin_group(g) == g]
+                c, d = split_labels(np.stack([raw[ix[0]] for _, ix in sets]), norm, schema)
+                parser = SetParser.fit(cache, sets, c, d, size, with_spectra, seed, schema, norm)
                 if keep is not None:
                     keep[name] = parser
                 pc, pd, _ = parser.predict(cache, [ix for _, ix in test_draw])

@@ -39,6 +39,7 @@ from reparse_tf.model.fingerprint_classifier import (
 from reparse_tf.serving.artifacts import write_json
 from reparse_tf.training.hardware import tuned
 from reparse_tf.training.presets import Preset, get_preset
+from reparse_tf.training.synthetic_attacks import SOURCE_PREFIX, synthetic_attacks
 
 META_FILE = "task_meta.json"
 
@@ -97,6 +98,14 @@ def forensic_splits(task: str, arrays: dict[str, np.ndarray], fit: list[str], va
         for s in ("validation", "test"):
             out[s].insert(0, of(fit, fit_rows[parts[s]]))
     return {s: _concat([p for p in out[s] if len(p)]) for s in SPLITS}
+
+
+def with_synthetic_attacks(train: SourceSet, n_generators: int, seed: int = 0) -> SourceSet:
+    """``train`` plus its real images perturbed by ``n_generators`` untrained AA generators (family AA,
+    content of the image perturbed; :mod:`reparse_tf.training.synthetic_attacks`)."""
+    real_rows = np.flatnonzero(~train.generated)
+    images, sources, rows = synthetic_attacks(train.images[real_rows], n_generators, seed)
+    return _concat([train, SourceSet(images, sources, np.full(len(sources), "AA"), train.content[real_rows][rows])])
 
 
 def class_ids(task: str, sources: np.ndarray, classes: list[str]) -> np.ndarray:
@@ -271,6 +280,8 @@ def train_forensic(task: str, examples_dir: str | Path, fold: int, preset: str |
     if real_images is None:
         real_images = load_real_images(real, contents, p.image_size, seed, max_real_per_content)
     splits = forensic_splits(task, arrays, gms.fit, gms.validation, gms.test, real_images, seed)
+    if task == "detect" and p.synthetic_attacks:
+        splits["train"] = with_synthetic_attacks(splits["train"], p.synthetic_attacks, seed)
     classes = [REAL] if task == "detect" else [REAL, *gms.fit]
     n_classes = 2 if task == "detect" else len(classes)
     y = {s: class_ids(task, d.source, classes) for s, d in splits.items()}
@@ -308,6 +319,8 @@ def train_forensic(task: str, examples_dir: str | Path, fold: int, preset: str |
             else fingerprint_weight,
             "selected_epoch": best_epoch, "validation_score": best_score,
             "thresholds": calibrate(task, val_logits, y["validation"]), "examples_dir": str(examples_dir),
+            "synthetic_attack_images": int(np.char.startswith(splits["train"].source.astype(str),
+                                                               SOURCE_PREFIX).sum()),
             "backend": keras.backend.backend(), "images_per_epoch": len(data.index),
             "train_seconds": round(seconds, 2)}
     write_json(out / META_FILE, meta)

@@ -53,6 +53,9 @@ class Preset:
         classifier_fingerprint_weight: multiplier of J_f in the detection / attribution networks. 0:
             without the constraints, which measured better on every fold of the standard zoo (README,
             Results); ``fingerprint_weight`` (1) is the paper's recipe (``reparse train --fingerprint``).
+        synthetic_attacks: untrained adversarial-attack generators whose perturbations of the real training
+            images join the detector's generated training images (0: none;
+            ``reparse_tf.training.synthetic_attacks``).
     """
 
     name: str
@@ -86,6 +89,7 @@ class Preset:
     readout_images_per_gm: int = 16
     classifier_epochs: int | None = None
     classifier_fingerprint_weight: float = 0.0
+    synthetic_attacks: int = 0
 
     def to_json(self) -> dict:
         d = asdict(self)

@@ -268,6 +268,13 @@ def train_gm(gm: GM, images: np.ndarray, classes: np.ndarray | None = None, step
     raise ValueError(f"unknown GM family {fam!r}")
 
 
+def attack(gm: GM, x01: np.ndarray) -> np.ndarray:
+    """An AA GM's adversarial versions of [0, 1] images: each plus its bounded perturbation
+    (``AA_EPS`` x the generator's clipped output), clipped to [0, 1]."""
+    out = _predict(gm["generator"], to_model(np.asarray(x01, np.float32), gm.spec.last_act))
+    return np.clip(x01 + AA_EPS * np.clip(out, -1, 1), 0, 1)
+
+
 def _pick(images: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` random content images (float32; with replacement only when there are fewer than ``n``)."""
     return images[rng.choice(len(images), n, replace=len(images) < n)].astype(np.float32)
@@ -290,9 +297,7 @@ def sample_gm(gm: GM, n: int, images: np.ndarray, seed: int = 0) -> np.ndarray:
         z = mu + np.exp(0.5 * np.clip(logvar, -LOGVAR_CLIP, LOGVAR_CLIP)) * rng.standard_normal(mu.shape)
         return to_uint8(from_model(_predict(gm["decoder"], z.astype(np.float32)), act))
     if fam == "AA":
-        x = _pick(images, n, rng)
-        out = _predict(gm["generator"], to_model(x, act))
-        return to_uint8(np.clip(x + AA_EPS * np.clip(out, -1, 1), 0, 1))
+        return to_uint8(attack(gm, _pick(images, n, rng)))
     r = spec.low_res
     if fam == "AR":
         P = gm["pixelcnn"]

@@ -54,32 +54,47 @@ def _significance_line(sig: dict) -> str:
             f"{sig['p_value']:.2g}.")
 
 
+#: per-GM detection AUCs: against every unseen real image, and against those of the GM's own content
+GM_AUCS = {"auc": "all real", "auc_own_content": "real of its content"}
+
+
 def against(runs: list[dict], other: list[dict], type_of: dict[str, str]) -> dict:
     """This run's detector against another run's (``--against``: e.g. without synthetic attacks) on the test
-    GMs both scored: per family and overall, each run's mean per-GM AUC and the paired test of the difference."""
+    GMs both scored: per family and overall, for each per-GM AUC of ``GM_AUCS`` both runs have, each run's mean
+    and the paired test of the difference."""
     from reparse_tf.evaluation.significance import paired_test
 
-    def per_gm(rs: list[dict]) -> dict[str, float]:
-        return {f"{r['fold']}/{g}": v["auc"] for r in rs for g, v in r["method"].get("per_gm", {}).items()}
+    def per_gm(rs: list[dict], key: str) -> dict[str, float]:
+        return {f"{r['fold']}/{g}": v[key] for r in rs for g, v in r["method"].get("per_gm", {}).items() if key in v}
 
-    a, b = per_gm(runs), per_gm(other)
-    common = sorted(set(a) & set(b))
-    fam = {u: type_of.get(u.split("/", 1)[1], "?") for u in common}
-    out = {}
-    for name in ["all", *sorted(set(fam.values()))]:
-        units = [u for u in common if name in ("all", fam[u])]
-        x, y = np.array([a[u] for u in units]), np.array([b[u] for u in units])
-        out[name] = {"this": float(x.mean()), "other": float(y.mean()), **paired_test(x, y)}
+    out: dict[str, dict] = {}
+    for key in GM_AUCS:
+        a, b = per_gm(runs, key), per_gm(other, key)
+        common = sorted(set(a) & set(b))
+        fam = {u: type_of.get(u.split("/", 1)[1], "?") for u in common}
+        for name in ["all", *sorted(set(fam.values()))] if common else []:
+            units = [u for u in common if name in ("all", fam[u])]
+            x, y = np.array([a[u] for u in units]), np.array([b[u] for u in units])
+            out.setdefault(key, {})[name] = {"this": float(x.mean()), "other": float(y.mean()), **paired_test(x, y)}
     return out
 
 
 def _against_lines(result: dict, label: str) -> list[str]:
     from reparse_tf.evaluation.significance import format_paired
 
-    lines = [f"Against {label}, per test GM (its images vs the unseen real images), paired over the GMs both runs "
-             "scored:", "", "| family | mean AUC, this run | mean AUC, other run | this − other (Wilcoxon p, GMs) |",
-             "| --- | --- | --- | --- |"]
-    return lines + [f"| {f} | {v['this']:.3f} | {v['other']:.3f} | {format_paired(v)} |" for f, v in result.items()]
+    lines = [f"Against {label}, per test GM (its images vs the unseen real images: all of them, and those of its "
+             "own content), paired over the GMs both runs scored:", "",
+             "| family | real images | mean AUC, this run | mean AUC, other run | this − other (Wilcoxon p, GMs) |",
+             "| --- | --- | --- | --- | --- |"]
+    return lines + [f"| {f} | {GM_AUCS[k]} | {v['this']:.3f} | {v['other']:.3f} | {format_paired(v)} |"
+                    for k, rows in result.items() for f, v in rows.items()]
+
+
+def _own_content(r: dict, family: str) -> float | None:
+    """A run's mean per-GM AUC against the real images of each GM's own content, over the GMs of ``family``."""
+    v = [x["auc_own_content"] for x in r.get("per_gm", {}).values() if x.get("family") == family
+         and "auc_own_content" in x]
+    return float(np.mean(v)) if v else None
 
 
 def _table(task: str, runs: list[dict]) -> list[str]:
@@ -94,12 +109,15 @@ def _table(task: str, runs: list[dict]) -> list[str]:
                          f"{_ms([r[key]['balanced_accuracy'] for r in runs])} | "
                          f"{_ms([r[key]['real_accepted_rate'] for r in runs])} |")
         lines += ["| chance | 0.500 | 0.500 | |", "",
-                  "| family | AUC (method) | AUC (spectral peer) | detection rate |", "| --- | --- | --- | --- |"]
+                  "| family | AUC (method) | AUC (spectral peer) | detection rate | per-GM AUC against real images of "
+                  "its content (method / peer) |", "| --- | --- | --- | --- | --- |"]
         fams = sorted({f for r in runs for f in r["method"]["per_family"]})
         for f in fams:
             lines.append(f"| {f} | {_ms([r['method']['per_family'].get(f, {}).get('auc') for r in runs])} | "
                          f"{_ms([r['spectral_peer']['per_family'].get(f, {}).get('auc') for r in runs])} | "
-                         f"{_ms([r['method']['per_family'].get(f, {}).get('detection_rate') for r in runs])} |")
+                         f"{_ms([r['method']['per_family'].get(f, {}).get('detection_rate') for r in runs])} | "
+                         f"{_ms([_own_content(r['method'], f) for r in runs])} / "
+                         f"{_ms([_own_content(r['spectral_peer'], f) for r in runs])} |")
         return lines + ["", _significance_line(significance(task, runs))]
     n_classes = "/".join(sorted({str(r["method"]["n_classes"]) for r in runs}))
     lines = [f"Image attribution, folds {folds}: closed set = real + every fit GM ({n_classes} classes), held-out "

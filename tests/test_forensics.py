@@ -149,6 +149,9 @@ def test_detector_beats_chance_on_held_out_images(forensic_models, tiny_examples
     m = result["method"]
     assert m["n_generated"] > 0 and m["n_real"] > 0 and 0 <= m["auc"] <= 1
     assert set(m["per_family"]) == set(result["method"]["per_family"]) and "spectral_peer" in result
+    # per test GM: against every real image and against those of its own content, with its family
+    assert set(m["per_gm"]) == set(meta["test_gms"])
+    assert all(0 <= v["auc_own_content"] <= 1 and v["family"] in m["per_family"] for v in m["per_gm"].values())
     assert (tmp_path / "detect.md").is_file() and (tmp_path / "report.html").is_file()
     # the model card says which unseen GMs and how many images its figures come from
     from reparse_tf.serving.model_card import model_card

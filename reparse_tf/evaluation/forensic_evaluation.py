@@ -64,7 +64,8 @@ def fit_spectral_peer(train: SourceSet, y_train: np.ndarray, per_source: int = 1
 
 
 def detection_metrics(p: np.ndarray, test: SourceSet, threshold: float) -> dict[str, Any]:
-    """AUC overall, per family and per GM (its images vs every real image), rates at ``threshold``."""
+    """AUC overall, per family and per GM (its images vs every real image, and vs the real images of its
+    content), rates at ``threshold``."""
     y = test.generated
     pred = p >= threshold
     real = ~y
@@ -72,8 +73,15 @@ def detection_metrics(p: np.ndarray, test: SourceSet, threshold: float) -> dict[
     per_family = {f: {"auc": _auc(y[(test.family == f) | real], p[(test.family == f) | real]),
                       "detection_rate": float(pred[test.family == f].mean()),
                       "n_gms": int(len(set(test.source[test.family == f].tolist())))} for f in fams}
-    per_gm = {g: {"auc": _auc(y[(test.source == g) | real], p[(test.source == g) | real]),
-                  "detection_rate": float(pred[test.source == g].mean())} for g in sorted(set(test.source[y].tolist()))}
+    per_gm = {}
+    for g in sorted(set(test.source[y].tolist())):
+        rows = test.source == g
+        # against the real images of the GM's own content too: what the detector sees of the generator, not of
+        # the content (contents differ in how generated their real images look)
+        own = real & np.isin(test.content, np.unique(test.content[rows]))
+        per_gm[g] = {"family": str(test.family[rows][0]), "auc": _auc(y[rows | real], p[rows | real]),
+                     "auc_own_content": _auc(y[rows | own], p[rows | own]),
+                     "detection_rate": float(pred[rows].mean())}
     return {"auc": _auc(y, p), "accuracy": float((pred == y).mean()),
             "balanced_accuracy": float((pred[y].mean() + (~pred[real]).mean()) / 2),
             "real_accepted_rate": float((~pred[real]).mean()), "detection_rate": float(pred[y].mean()),

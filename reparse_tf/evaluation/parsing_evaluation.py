@@ -302,10 +302,10 @@ def score_predictions(true_cont: np.ndarray, pred_cont: np.ndarray, true_disc: n
     schema = schema or load_schema()
     gms = np.asarray(test["gm"]).astype(str)
     metrics = parsing_metrics(true_cont, pred_cont, true_disc, pred_disc, schema, seed)
-    first = {g: int(np.flatnonzero(gms == g)[0]) for g in set(gms.tolist())}
-    per_gm = {g: {"gm_type": str(np.asarray(test["gm_type"])[first[g]]),
-                  "content": str(np.asarray(test["content"])[first[g]]), "n": int((gms == g).sum()), **s}
-              for g, s in per_gm_scores(true_cont, pred_cont, true_disc, pred_disc, gms, schema).items()}
+    names, first, counts = np.unique(gms, return_index=True, return_counts=True)
+    scores = per_gm_scores(true_cont, pred_cont, true_disc, pred_disc, gms, schema)
+    per_gm = {g: {"gm_type": str(np.asarray(test["gm_type"])[i]), "content": str(np.asarray(test["content"])[i]),
+                  "n": int(n), **scores[g]} for g, i, n in zip(names.tolist(), first, counts, strict=True)}
     return {"summary": metrics["summary"], "metrics": metrics, "per_gm": per_gm,
             "multi_image": multi_image_eval(pred_cont, pred_disc, probs, gms, true_cont, true_disc, n_images,
                                             repeats, seed, schema=schema)}

@@ -49,7 +49,10 @@ def install(model_dir: str | Path, task: str, card: str | Path | None = None, ro
     tmp = dest.with_name(f".{dest.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for f in [src / "model.keras", *sorted(src.glob("*.json")), *sorted(src.glob("set_parser.npz"))]:
+    from reparse_tf.model.set_fingerprint import SET_PARSER_FILES
+
+    set_parser = [src / SET_PARSER_FILES[0]] if (src / SET_PARSER_FILES[0]).is_file() else []   # its .json is a *.json
+    for f in [src / "model.keras", *sorted(src.glob("*.json")), *set_parser]:
         if f.name not in _SKIP:
             shutil.copy2(f, tmp / f.name)
     if card is not None:

@@ -39,7 +39,7 @@ from reparse_tf.model.fingerprint_classifier import (
 from reparse_tf.serving.artifacts import write_json
 from reparse_tf.training.hardware import tuned
 from reparse_tf.training.presets import Preset, get_preset
-from reparse_tf.training.synthetic_attacks import SOURCE_PREFIX, synthetic_attacks
+from reparse_tf.training.synthetic_attacks import synthetic_attacks
 
 META_FILE = "task_meta.json"
 
@@ -319,8 +319,6 @@ def train_forensic(task: str, examples_dir: str | Path, fold: int, preset: str |
             else fingerprint_weight,
             "selected_epoch": best_epoch, "validation_score": best_score,
             "thresholds": calibrate(task, val_logits, y["validation"]), "examples_dir": str(examples_dir),
-            "synthetic_attack_images": int(np.char.startswith(splits["train"].source.astype(str),
-                                                               SOURCE_PREFIX).sum()),
             "backend": keras.backend.backend(), "images_per_epoch": len(data.index),
             "train_seconds": round(seconds, 2)}
     write_json(out / META_FILE, meta)

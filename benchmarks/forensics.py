@@ -2,7 +2,7 @@
 
     python benchmarks/forensics.py --examples EXAMPLES_DIR --work DIR [--folds 0,1,2,3]
         [--tasks detect,attribute] [--preset cpu] [--fingerprint] [--include EARLIER.json] [--against OTHER.json]
-        [--out PREFIX]
+        [--add-residual] [--out PREFIX]
 
 Per fold and task: trains ``reparse train --task`` (skipped when ``DIR/<task>-fold<k>/model.keras``
 exists, and the evaluation when its JSON is newer: resumable; ``DIR/<task>-nofp-fold<k>`` with
@@ -12,6 +12,7 @@ evaluates it on the fold's test split
 same run. Prints and writes (PREFIX.md / .json) mean ± std over folds: detection AUC on unseen GMs and
 unseen real images, overall and per family; attribution closed-set accuracy over real + every fit GM
 on held-out images, and open-set AUROC of the unknown-generator scores on unseen GMs.
+``--add-residual`` fits the residual detector of detect models trained before it existed.
 ``--include`` adds the folds of an earlier run's JSON that this run does not run (each keeps its own
 spectral peer and chance; the table names the file and machine they came from). ``--against`` pairs the
 detector's per-GM AUCs with another run's (another preset, e.g. ``cpu:synthetic_attacks=64`` against ``cpu``),
@@ -34,22 +35,24 @@ def _ms(values: list[float | None]) -> str:
     return "n/a" if not v else f"{np.mean(v):.3f} ± {np.std(v):.3f}" if len(v) > 1 else f"{v[0]:.3f}"
 
 
-def significance(task: str, runs: list[dict]) -> dict:
-    """Paired test of the method against the spectral peer over every fold's units: the test GMs'
-    AUCs (detect: each GM's images vs the real images) or the known classes' accuracies (attribute)."""
+def significance(task: str, runs: list[dict], other: str = "spectral_peer") -> dict:
+    """Paired test of the method against ``other`` (the spectral peer; for detect also ``network``, the detect
+    model's network alone) over every fold's units: the test GMs' AUCs (detect: each GM's images vs the real
+    images) or the known classes' accuracies (attribute)."""
     from reparse_tf.evaluation.significance import paired_test
 
     key, score = ("per_gm", lambda v: v["auc"]) if task == "detect" else ("per_class", lambda v: v)
-    units = [(r, u) for r in runs for u in r["method"].get(key, {})]  # evaluations older than per_gm: none
+    units = [(r, u) for r in runs if other in r for u in r["method"].get(key, {})]  # older evaluations: none
     a = np.array([score(r["method"][key][u]) for r, u in units], float)
-    b = np.array([score(r["spectral_peer"][key][u]) for r, u in units], float)
-    return {"unit": "test GMs" if task == "detect" else "known classes", **paired_test(a, b)}
+    b = np.array([score(r[other][key][u]) for r, u in units], float)
+    return {"unit": "test GMs" if task == "detect" else "known classes", "other": other, **paired_test(a, b)}
 
 
 def _significance_line(sig: dict) -> str:
+    other = sig.get("other", "spectral_peer").replace("_", " ")
     if sig["p_value"] is None:
-        return f"Method − spectral peer: too few paired {sig['unit']} ({sig['n']}) for a test."
-    return (f"Method − spectral peer over {sig['n']} {sig['unit']} of all folds: mean {sig['mean_diff']:+.3f} "
+        return f"Method − {other}: too few paired {sig['unit']} ({sig['n']}) for a test."
+    return (f"Method − {other} over {sig['n']} {sig['unit']} of all folds: mean {sig['mean_diff']:+.3f} "
             f"(95 % bootstrap CI {sig['ci_low']:+.3f} … {sig['ci_high']:+.3f}), Wilcoxon signed-rank p = "
             f"{sig['p_value']:.2g}.")
 
@@ -100,25 +103,29 @@ def _own_content(r: dict, family: str) -> float | None:
 def _table(task: str, runs: list[dict]) -> list[str]:
     folds = ", ".join(str(r["fold"]) for r in runs)
     if task == "detect":
+        from reparse_tf.evaluation.forensic_evaluation import DETECTORS
+
+        rows = [(name, key) for name, key in DETECTORS if all(key in r for r in runs)]
         lines = [f"Deepfake detection, folds {folds}: unseen test GMs vs unseen real images; mean ± std over folds.",
                  "", "| | AUC | balanced accuracy at the validation threshold | real accepted |",
                  "| --- | --- | --- | --- |"]
-        for name, key in (("FEN + 5 conv + 2 FC", "method"), ("spectral peer (logistic regression)",
-                                                               "spectral_peer")):
+        for name, key in rows:
+            alone = key == "residual_detector"   # no threshold of its own
             lines.append(f"| {name} | {_ms([r[key]['auc'] for r in runs])} | "
-                         f"{_ms([r[key]['balanced_accuracy'] for r in runs])} | "
-                         f"{_ms([r[key]['real_accepted_rate'] for r in runs])} |")
+                         f"{'—' if alone else _ms([r[key]['balanced_accuracy'] for r in runs])} | "
+                         f"{'—' if alone else _ms([r[key]['real_accepted_rate'] for r in runs])} |")
+        names = " / ".join(key.replace("_", " ") for _, key in rows)
         lines += ["| chance | 0.500 | 0.500 | |", "",
-                  "| family | AUC (method) | AUC (spectral peer) | detection rate | per-GM AUC against real images of "
-                  "its content (method / peer) |", "| --- | --- | --- | --- | --- |"]
+                  f"| family | AUC ({names}) | detection rate (method) | per-GM AUC against real images of its content "
+                  f"({names}) |", "| --- | --- | --- | --- |"]
         fams = sorted({f for r in runs for f in r["method"]["per_family"]})
         for f in fams:
-            lines.append(f"| {f} | {_ms([r['method']['per_family'].get(f, {}).get('auc') for r in runs])} | "
-                         f"{_ms([r['spectral_peer']['per_family'].get(f, {}).get('auc') for r in runs])} | "
-                         f"{_ms([r['method']['per_family'].get(f, {}).get('detection_rate') for r in runs])} | "
-                         f"{_ms([_own_content(r['method'], f) for r in runs])} / "
-                         f"{_ms([_own_content(r['spectral_peer'], f) for r in runs])} |")
-        return lines + ["", _significance_line(significance(task, runs))]
+            lines.append(f"| {f} | "
+                         + " / ".join(_ms([r[k]["per_family"].get(f, {}).get("auc") for r in runs]) for _, k in rows)
+                         + f" | {_ms([r['method']['per_family'].get(f, {}).get('detection_rate') for r in runs])} | "
+                         + " / ".join(_ms([_own_content(r[k], f) for r in runs]) for _, k in rows) + " |")
+        return lines + ["", *(_significance_line(significance(task, runs, k)) for _, k in rows
+                              if k in ("network", "spectral_peer"))]
     n_classes = "/".join(sorted({str(r["method"]["n_classes"]) for r in runs}))
     lines = [f"Image attribution, folds {folds}: closed set = real + every fit GM ({n_classes} classes), held-out "
              "images; open set = unseen test GMs vs those held-out images; mean ± std over folds.",
@@ -140,8 +147,9 @@ def _table(task: str, runs: list[dict]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     from reparse_tf.evaluation.forensic_evaluation import evaluate_forensic
+    from reparse_tf.model.residual_detector import RESIDUAL_DETECTOR_FILE
     from reparse_tf.serving.artifacts import write_json
-    from reparse_tf.training.forensic_training import train_forensic
+    from reparse_tf.training.forensic_training import add_residual_detector, train_forensic
     from reparse_tf.training.presets import get_preset
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -160,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="an earlier run's PREFIX.json whose other folds join the table (same preset and ablation)")
     ap.add_argument("--against", default=None, metavar="JSON",
                     help="another run's PREFIX.json (e.g. another preset): paired per-GM detection AUCs against it")
+    ap.add_argument("--add-residual", action="store_true",
+                    help="fit the residual detector of detect models trained without one (on their own training "
+                         "split; thresholds re-chosen on their validation split) before evaluating them")
     args = ap.parse_args(argv)
     work = Path(args.work)
     folds = [int(f) for f in args.folds.split(",")]
@@ -173,8 +184,11 @@ def main(argv: list[str] | None = None) -> int:
             if not (d / "model.keras").is_file():
                 train_forensic(task, args.examples, fold, args.preset, d, epochs=args.epochs,
                                fingerprint_weight=weight)
+            if task == "detect" and args.add_residual and not (d / RESIDUAL_DETECTOR_FILE).is_file():
+                add_residual_detector(d, args.examples)
             done = d / "evaluation" / f"{task}.json"
-            if done.is_file() and done.stat().st_mtime >= (d / "model.keras").stat().st_mtime:
+            newest = max(f.stat().st_mtime for f in (d / "model.keras", d / RESIDUAL_DETECTOR_FILE) if f.is_file())
+            if done.is_file() and done.stat().st_mtime >= newest:
                 r = json.loads(done.read_text())  # evaluated already (resumable)
             else:
                 r = evaluate_forensic(d, args.examples, d / "evaluation")
@@ -205,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
                                               "fingerprint": fingerprint, "fingerprint_weight": weight,
                                               "results": results,
                                               "significance": {t: significance(t, r) for t, r in results.items()},
+                                              "significance_network": {t: significance(t, r, "network")
+                                                                       for t, r in results.items() if t == "detect"},
                                               "against": {"file": args.against, "detect": compared}})
     return 0
 

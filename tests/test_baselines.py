@@ -94,6 +94,10 @@ def test_sinusoid_puts_its_energy_in_its_radial_bin():
     feats = spectral_features(rgb)
     assert feats.shape[0] == 1 and np.isfinite(feats).all()
     assert int(np.argmax(feats[0, :size // 2])) == k
+    # the 2-D variant: a horizontal sinusoid's power sits in the cell of row 0, column k of the half plane, which
+    # a ring average shares with every other direction
+    cells = spectral_features(rgb, cells=2)[:, feats.shape[1]:].reshape(size // 2, size // 4)
+    assert np.unravel_index(np.argmax(cells), cells.shape) == (size // 4, k // 2)
 
 
 def _planted(n_gms: int = 12, per_gm: int = 20, size: int = 32, seed: int = 0):

@@ -153,6 +153,17 @@ def test_detector_beats_chance_on_held_out_images(forensic_models, tiny_examples
     assert set(m["per_gm"]) == set(meta["test_gms"])
     assert all(0 <= v["auc_own_content"] <= 1 and v["family"] in m["per_family"] for v in m["per_gm"].values())
     assert (tmp_path / "detect.md").is_file() and (tmp_path / "report.html").is_file()
+    # the answer is the mean of the network's and the residual detector's probabilities, each scored alone too,
+    # with the thresholds of the answer and of the network chosen on validation data
+    from reparse_tf.serving.forensic_inference import load_classifier
+
+    assert meta["residual_detector"]["features"] > 0 and {"p_generated", "p_generated_network"} <= set(
+        meta["thresholds"])
+    assert {"network", "residual_detector"} <= set(result)
+    assert "residual detector" in (tmp_path / "detect.md").read_text()
+    clf = load_classifier(forensic_models["detect"])
+    p = clf.p_generated(np.full((2, 64, 64, 3), 128, np.uint8))
+    assert np.allclose(p["p_generated"], (p["network"] + p["residual"]) / 2)
     # the model card says which unseen GMs and how many images its figures come from
     from reparse_tf.serving.model_card import model_card
 
@@ -208,9 +219,18 @@ def test_pushed_detector_answers_png_bytes(forensic_models, tmp_path):
         assert np.allclose(served.logits(images), local.logits(images), atol=1e-4)
         sig = tf.saved_model.load(str(version)).signatures["serve_bytes"]
         out = sig(image_bytes=tf.constant([encode_png(im) for im in images]))
-        key = "p_generated" if task == "detect" else "probabilities"
-        want = probabilities(task, local.logits(images))
-        assert np.allclose(out[key].numpy(), want, atol=1e-4)
+        if task == "detect":   # the signature answers as `reparse detect`: network and residual detector (TF ops)
+            p = local.p_generated(images)
+            assert np.allclose(out["p_generated"].numpy(), p["p_generated"], atol=1e-4)
+            assert np.allclose(out["p_generated_network"].numpy(), p["network"], atol=1e-4)
+            assert np.allclose(out["p_residual"].numpy(), p["residual"], atol=1e-4)
+        else:
+            assert np.allclose(out["probabilities"].numpy(), probabilities(task, local.logits(images)), atol=1e-4)
+    # `reparse detect` on the pushed version answers as on the MODEL DIR: its residual detector travels along
+    served, local = load_classifier(tmp_path / "detect"), load_classifier(forensic_models["detect"])
+    assert served.residual is not None
+    assert np.allclose([a["p_generated"] for a in served.answer(images)],
+                       [a["p_generated"] for a in local.answer(images)], atol=1e-4)
 
 
 def test_classifier_fingerprint_weight_defaults_to_none_and_the_paper_is_opt_in():

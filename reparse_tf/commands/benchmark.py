@@ -24,7 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated variants (default the paper's five; also family_clusters, balanced_loss, "
                         "family_balanced; '' none)")
     p.add_argument("--baselines", default="constant,label_copy,family_oracle,spectral_peer",
-                   help="comma-separated baselines scored on the same folds (default all four; '' none)")
+                   help="comma-separated baselines scored on the same folds (default these four; also "
+                        "spectral_peer_2d; '' none)")
     p.add_argument("--copy-draws", type=at_least(1), default=20, help="label-copy draws per fold (default 20)")
     p.add_argument("--max-train-gms", type=at_least(1), default=None,
                    help="fit every variant and baseline on at most this many training GMs (learning curve)")

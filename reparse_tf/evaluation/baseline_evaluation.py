@@ -24,8 +24,11 @@ from reparse_tf.evaluation.parsing_evaluation import load_examples, score_predic
 from reparse_tf.serving.artifacts import write_json
 from reparse_tf.targets.cluster_ground_truth import read_fold_info
 
-BASELINES = (*B.LABEL_BASELINES, "spectral_peer")
-LABELS = {**B.LABELS, "spectral_peer": "Spectral peer (FFT + histograms, ridge / logistic)"}
+BASELINES = (*B.LABEL_BASELINES, "spectral_peer", "spectral_peer_2d")
+DEFAULT_BASELINES = BASELINES[:-1]   # the 2-D variant costs twice the peer's fit: on request
+LABELS = {**B.LABELS, "spectral_peer": "Spectral peer (FFT + histograms, ridge / logistic)",
+          "spectral_peer_2d": "Spectral peer + 2-D residual spectrum (2 x 2 frequency cells)"}
+PEER_CELLS = {"spectral_peer": 0, "spectral_peer_2d": 2}   # frequency cell of the 2-D residual spectrum (0: none)
 
 
 def mean_of_results(results: list[dict]) -> dict:
@@ -40,7 +43,8 @@ def mean_of_results(results: list[dict]) -> dict:
     return float(np.mean(vals)) if vals else None
 
 
-def evaluate_baselines(examples_dir: str | Path, fold: int, out_dir: str | Path, names: tuple[str, ...] = BASELINES,
+def evaluate_baselines(examples_dir: str | Path, fold: int, out_dir: str | Path,
+                       names: tuple[str, ...] = DEFAULT_BASELINES,
                        seed: int = 0, copy_draws: int = 20, peer_images_per_gm: int = 100,
                        validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
                        max_train_gms: int | None = None, test: dict[str, np.ndarray] | None = None) -> dict[str, dict]:
@@ -90,7 +94,8 @@ def evaluate_baselines(examples_dir: str | Path, fold: int, out_dir: str | Path,
             extra["draws"] = copy_draws
             extra["draw_summaries"] = [d["summary"] for d in draws]
         else:
-            r, extra = _spectral_peer(examples_dir, fit_gms, normalizer, test, score, peer_images_per_gm, seed)
+            r, extra = _spectral_peer(examples_dir, fit_gms, normalizer, test, score, peer_images_per_gm, seed,
+                                      PEER_CELLS[name])
         r = {**r, **common, **extra, "variant": name, "seconds": time.perf_counter() - t0}
         write_json(out_dir / name / "result.json", r, indent=1, strict=False)
         results[name] = r
@@ -114,7 +119,8 @@ def model_baselines(meta: dict, examples_dir: str | Path, fold: int, out_dir: st
             for n, r in results.items()}
 
 
-def _spectral_peer(examples_dir, fit_gms, normalizer, test, score, per_gm: int, seed: int) -> tuple[dict, dict]:
+def _spectral_peer(examples_dir, fit_gms, normalizer, test, score, per_gm: int, seed: int, cells: int = 0
+                   ) -> tuple[dict, dict]:
     from reparse_tf.evaluation.spectral_peer import SpectralPeer, spectral_features
 
     schema = load_schema()
@@ -123,9 +129,9 @@ def _spectral_peer(examples_dir, fit_gms, normalizer, test, score, per_gm: int, 
     images, gms = np.asarray(train["images"])[keep], np.asarray(train["gm"]).astype(str)[keep]
     labels = np.asarray(train["labels"], np.float64)[keep]
     cont, disc = split_labels(labels, normalizer, schema)
-    features = spectral_features(images)   # once, for the fit and the held-in scores
+    features = spectral_features(images, cells=cells)   # once, for the fit and the held-in scores
     peer = SpectralPeer.fit(images, gms, cont, disc, schema, seed, features=features)
-    pred_c, pred_d, probs = peer.predict(features=spectral_features(test["images"]))
+    pred_c, pred_d, probs = peer.predict(features=spectral_features(test["images"], cells=cells))
     heldin_c, heldin_d, _ = peer.predict(features=features)
     heldin = score_predictions(cont, heldin_c, disc, heldin_d, {"gm": gms, "gm_type": train["gm_type"][keep],
                                                                   "content": train["content"][keep]},

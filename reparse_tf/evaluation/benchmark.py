@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from reparse_tf.data.manifest import has_manifest, read_manifest
-from reparse_tf.evaluation.baseline_evaluation import BASELINES
+from reparse_tf.evaluation.baseline_evaluation import DEFAULT_BASELINES
 from reparse_tf.evaluation.metrics import SUMMARY_KEYS, format_mean_std, mean_std, per_param_mean_std
 from reparse_tf.evaluation.significance import compare_per_gm
 from reparse_tf.evaluation.variants import DEFAULT_VARIANTS, LABELS, READOUT, TABLE_COLUMNS, VARIANTS
@@ -322,7 +322,8 @@ def run_benchmark(out_dir: str | Path, zoo: str = "standard", preset: str = "cpu
         preset: training preset (``cpu`` default); folds: test folds (default all).
         variants: subset of :data:`VARIANTS` (default :data:`DEFAULT_VARIANTS`); n_shuffles: random-GT
             shuffles (default 3).
-        baselines: subset of :data:`reparse_tf.evaluation.baseline_evaluation.BASELINES` (default all; [] none).
+        baselines: subset of :data:`reparse_tf.evaluation.baseline_evaluation.BASELINES` (default
+            ``DEFAULT_BASELINES``; [] none).
         copy_draws: label-copy draws per fold.
         max_train_gms: train every variant on at most this many of each fold's fitted GMs (learning
             curve; stratified by family); baselines too.
@@ -341,7 +342,7 @@ def run_benchmark(out_dir: str | Path, zoo: str = "standard", preset: str = "cpu
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise ValueError(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
-    baselines = list(BASELINES if baselines is None else baselines)
+    baselines = list(DEFAULT_BASELINES if baselines is None else baselines)
     n_shuffles = n_shuffles or 3
     train_fn, evaluate_fn = train_fn or _default_train_fn, evaluate_fn or _default_evaluate_fn
     cluster_fn = cluster_fn or _default_cluster_fn

@@ -22,13 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from reparse_tf.data.real_images import load_real_images
 from reparse_tf.serving.artifacts import write_json
 from reparse_tf.serving.forensic_inference import SourceClassifier, load_classifier
 from reparse_tf.training.forensic_training import (
     SourceSet,
     class_ids,
-    forensic_splits,
+    model_splits,
     probabilities,
     unknown_scores,
 )
@@ -124,28 +123,15 @@ def open_set_metrics(logits: np.ndarray, y: np.ndarray, thresholds: dict) -> dic
 def evaluate_forensic(model_dir: str | Path, examples_dir: str | Path, out_dir: str | Path,
                       arrays: dict[str, np.ndarray] | None = None, peer: bool = True) -> dict[str, Any]:
     """Score a detector / attribution MODEL DIR on its fold's test split; write ``<task>.json`` / ``.md``."""
-    from reparse_tf.evaluation.parsing_evaluation import load_examples
-
     clf: SourceClassifier = load_classifier(model_dir)
     meta = clf.meta
-    gms = meta["train_gms"] + meta["validation_gms"] + meta["test_gms"]
-    leak = sorted(set(meta["test_gms"]) & set(meta["train_gms"] + meta["validation_gms"]))
-    if leak:
-        raise ValueError(f"{model_dir}: test GMs {', '.join(leak)} were trained or validated on")
-    if arrays is None:
-        arrays = load_examples(examples_dir, gms, clf.image_size)
-    contents = sorted(set(np.asarray(arrays["content"]).astype(str).tolist()))
-    real = load_real_images(meta["real"]["paths"] or None, contents, clf.image_size, meta["seed"],
-                            meta["real"].get("max_per_content"))
-    if real.counts() != meta["real"]["counts"]:
-        raise ValueError(f"the real images ({real.source}: {real.counts()}) differ from those the model was trained "
-                         f"with ({meta['real']['counts']}): the held-out split cannot be rebuilt")
-    splits = forensic_splits(clf.task, arrays, meta["train_gms"], meta["validation_gms"], meta["test_gms"], real,
-                             meta["seed"])
+    try:
+        # the spectral peer is fitted on the training split without the model's synthetic attacks
+        splits, real = model_splits(meta, examples_dir, arrays, synthetic_attacks=False)
+    except ValueError as e:
+        raise ValueError(f"{model_dir}: {e}") from None
     test = splits["test"]
     y = class_ids(clf.task, test.source, clf.classes)
-    logits = clf.logits(test.images)
-    probs = probabilities(clf.task, logits)
     result: dict[str, Any] = {"task": clf.task, "fold": meta["fold"], "model": str(model_dir),
                               "selected_epoch": meta.get("selected_epoch"),
                               "validation_score": meta.get("validation_score"),
@@ -154,8 +140,13 @@ def evaluate_forensic(model_dir: str | Path, examples_dir: str | Path, out_dir: 
                               "test_gms": list(meta["test_gms"]), "n_test_images": len(test.images)}
     y_train = class_ids(clf.task, splits["train"].source, clf.classes)
     if clf.task == "detect":
-        thr = clf.thresholds.get("p_generated", {}).get("threshold", 0.5)
-        result["method"] = detection_metrics(probs, test, thr)
+        p = clf.p_generated(test.images)
+        result["method"] = detection_metrics(p["p_generated"], test, clf.thresholds["p_generated"]["threshold"])
+        if "network" in p:   # the parts of the answer alone: the network at its own threshold, the residual
+            # detector ranked only (AUCs; its threshold was never chosen alone)
+            result["network"] = detection_metrics(p["network"], test,
+                                                  clf.thresholds["p_generated_network"]["threshold"])
+            result["residual_detector"] = detection_metrics(p["residual"], test, 0.5)
         result["chance"] = {"auc": 0.5, "balanced_accuracy": 0.5}
         if peer:
             from reparse_tf.evaluation.same_source import choose_threshold
@@ -164,7 +155,8 @@ def evaluate_forensic(model_dir: str | Path, examples_dir: str | Path, out_dir: 
             peer_thr = choose_threshold(peer_probs(val.images)[:, 1], val.generated, balanced=True)[0]
             result["spectral_peer"] = detection_metrics(peer_probs(test.images)[:, 1], test, peer_thr)
     else:
-        result["method"] = attribution_metrics(probs, y, clf.classes, test)
+        logits = clf.logits(test.images)
+        result["method"] = attribution_metrics(probabilities(clf.task, logits), y, clf.classes, test)
         result["open_set"] = open_set_metrics(logits, y, clf.thresholds)
         result["chance"] = {"accuracy": 1 / len(clf.classes), "auroc": 0.5}
         result["classes"] = clf.classes
@@ -181,6 +173,13 @@ def evaluate_forensic(model_dir: str | Path, examples_dir: str | Path, out_dir: 
     return result
 
 
+#: the rows of a detection result: the model's answer, its parts alone (a model with a residual detector), the peer
+DETECTORS = (("detect model (network + residual detector when it has one)", "method"),
+             ("its network alone (FEN + 5 conv + 2 FC)", "network"),
+             ("its residual detector alone (AUC only)", "residual_detector"),
+             ("spectral peer", "spectral_peer"))
+
+
 def _f(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.3f}"
 
@@ -191,11 +190,12 @@ def markdown(result: dict[str, Any]) -> str:
              f"{result['n_test_gms']} unseen test GMs; real images: {result['real_source']})", ""]
     if result["task"] == "detect":
         lines += ["| | AUC | balanced accuracy | detection rate | real accepted |", "| --- | --- | --- | --- | --- |"]
-        for name, key in (("FEN + 5 conv + 2 FC", "method"), ("spectral peer", "spectral_peer")):
+        for name, key in DETECTORS:
             if key in result:
                 m = result[key]
-                lines.append(f"| {name} | {_f(m['auc'])} | {_f(m['balanced_accuracy'])} | {_f(m['detection_rate'])} "
-                             f"| {_f(m['real_accepted_rate'])} |")
+                rates = ["—"] * 3 if key == "residual_detector" else \
+                    [_f(m[k]) for k in ("balanced_accuracy", "detection_rate", "real_accepted_rate")]
+                lines.append(f"| {name} | {_f(m['auc'])} | {' | '.join(rates)} |")
         lines += ["| chance | 0.500 | 0.500 | | |", "", "| family | AUC | detection rate | GMs |",
                   "| --- | --- | --- | --- |"]
         lines += [f"| {f} | {_f(v['auc'])} | {_f(v['detection_rate'])} | {v['n_gms']} |"

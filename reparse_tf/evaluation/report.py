@@ -262,8 +262,11 @@ def write_forensic_report(result: dict, eval_dir: str | Path) -> Path:
     ``report.json``."""
     out = Path(eval_dir)
     task = result["task"]
-    rows = [("FEN + shallow classifier", result["method"]), ("spectral peer", result.get("spectral_peer")),
-            ("chance", result["chance"])]
+    from reparse_tf.evaluation.forensic_evaluation import DETECTORS
+
+    named = DETECTORS if task == "detect" else (("FEN + shallow classifier", "method"), ("spectral peer",
+                                                                                         "spectral_peer"))
+    rows = [*((n, result.get(k)) for n, k in named), ("chance", result["chance"])]
     parts = [f"<h1>reparse {html.escape(task)} report</h1><p>fold {result['fold']}: {result['n_train_gms']} training "
              f"GMs, {result['n_test_gms']} unseen test GMs; real images: {html.escape(str(result['real_source']))}; "
              f"epoch {result.get('selected_epoch')} chosen on validation data.</p>"]

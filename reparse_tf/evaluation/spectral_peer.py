@@ -5,7 +5,9 @@ discrepancies in deep network generated images").
 
 Per image: the azimuthally averaged log power spectrum of the grey image and of its high-pass
 residual (image minus its 3x3 box blur, which keeps the up-sampling artefacts and drops content),
-plus colour and value histograms. scikit-learn fits, on the training GMs' images only, ridge
+plus colour and value histograms. The ``spectral_peer_2d`` variant adds the residual's 2-D log power
+spectrum in ``cell x cell`` frequency cells (:func:`spectrum_cells`): a ring average mixes the
+up-sampling lattice's peaks with the rest of their ring. scikit-learn fits, on the training GMs' images only, ridge
 regression for the continuous parameters and class-balanced logistic regression per discrete
 parameter; the regularisation strength is picked by cross-validation *grouped by GM* over the
 training GMs (an image-level split would reward memorising GMs). numpy / scipy / scikit-learn only.
@@ -52,9 +54,20 @@ def log_spectrum(gray: np.ndarray) -> np.ndarray:
     return np.log(azimuthal_average(power) + 1e-8)
 
 
-def spectral_features(images: np.ndarray, batch: int = 2048) -> np.ndarray:
+def spectrum_cells(power: np.ndarray, cell: int = 2, eps: float = 1e-10) -> np.ndarray:
+    """``[N, (H / cell) (W / 2 cell)]`` log of centred power spectra ``[N, H, W]`` summed in ``cell x cell``
+    frequency cells, over the half plane of non-negative horizontal frequencies (the spectrum of a real image
+    is symmetric, so the other half says nothing new)."""
+    n, h, w = power.shape
+    h, w = h - h % cell, w - w % cell
+    cells = power[:, :h, :w].reshape(n, h // cell, cell, w // cell, cell).sum(axis=(2, 4))
+    return np.log(cells[:, :, cells.shape[2] // 2:] + eps).reshape(n, -1)
+
+
+def spectral_features(images: np.ndarray, batch: int = 2048, cells: int = 0) -> np.ndarray:
     """``[N, D]`` features of uint8 images ``[N, H, W, 3]``: log spectrum of the grey image and of its
-    high-pass residual, per-channel and grey histograms (``HIST_BINS`` bins), channel means / stds."""
+    high-pass residual, per-channel and grey histograms (``HIST_BINS`` bins), channel means / stds; with
+    ``cells`` > 0, the residual's 2-D log spectrum in ``cells x cells`` frequency cells after them."""
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"expected images [N, H, W, 3], got {images.shape}")
@@ -68,8 +81,11 @@ def spectral_features(images: np.ndarray, batch: int = 2048) -> np.ndarray:
                  for c in (images[s:s + batch, ..., k].reshape(len(x), -1) for k in range(3))]
         hists.append(np.stack([np.histogram(g, bins=edges)[0] for g in (gray * 255).reshape(len(x), -1)])
                      / gray[0].size)
-        out.append(np.concatenate([log_spectrum(gray), log_spectrum(residual), *hists,
-                                   x.mean(axis=(1, 2)), x.std(axis=(1, 2))], axis=1))
+        parts = [log_spectrum(gray), log_spectrum(residual), *hists, x.mean(axis=(1, 2)), x.std(axis=(1, 2))]
+        if cells:
+            power = np.abs(np.fft.fftshift(np.fft.fft2(residual), axes=(1, 2))) ** 2
+            parts.append(spectrum_cells(power, cells))
+        out.append(np.concatenate(parts, axis=1))
     return np.concatenate(out).astype(np.float32)
 
 

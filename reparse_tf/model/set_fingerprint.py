@@ -27,7 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from reparse_tf.data.schema import MinMaxNormalizer
-from reparse_tf.evaluation.spectral_peer import SpectralPeer, azimuthal_average, high_pass, spectral_features
+from reparse_tf.evaluation.spectral_peer import (
+    SpectralPeer,
+    azimuthal_average,
+    high_pass,
+    spectral_features,
+    spectrum_cells,
+)
 
 LATTICE_DIVISIONS = 8   # lattice step size / 8: the peaks of up to three stride-2 up-samplings
 EPS = 1e-10
@@ -81,8 +87,7 @@ class ImageCache:
         # 2 x 2 frequency cells keep each lattice frequency in a cell of its own at a quarter of the dimensions;
         # the spectrum of a real image is symmetric, so half of the plane says everything
         shifted = np.fft.fftshift(common)
-        cells = shifted[:h - h % 2, :w - w % 2].reshape(h // 2, 2, w // 2, 2).sum(axis=(1, 3))
-        half = np.log(cells[:, cells.shape[1] // 2:] + EPS)
+        half = spectrum_cells(shifted[None], 2, EPS)[0]
         step_h, step_w = max(h // LATTICE_DIVISIONS, 1), max(w // LATTICE_DIVISIONS, 1)
         lattice = share[h // 2::step_h, w // 2::step_w]       # non-negative lattice frequencies
         parts = [half.ravel(), np.log(azimuthal_average(share[None])[0] + EPS),

@@ -49,10 +49,13 @@ def install(model_dir: str | Path, task: str, card: str | Path | None = None, ro
     tmp = dest.with_name(f".{dest.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    from reparse_tf.model.residual_detector import RESIDUAL_DETECTOR_FILE
     from reparse_tf.model.set_fingerprint import SET_PARSER_FILES
 
-    set_parser = [src / SET_PARSER_FILES[0]] if (src / SET_PARSER_FILES[0]).is_file() else []   # its .json is a *.json
-    for f in [src / "model.keras", *sorted(src.glob("*.json")), *set_parser]:
+    # beside the JSON files (a set parser's .json among them): a parse model's set parser, a detect model's
+    # residual detector
+    arrays = [src / n for n in (SET_PARSER_FILES[0], RESIDUAL_DETECTOR_FILE) if (src / n).is_file()]
+    for f in [src / "model.keras", *sorted(src.glob("*.json")), *arrays]:
         if f.name not in _SKIP:
             shutil.copy2(f, tmp / f.name)
     if card is not None:

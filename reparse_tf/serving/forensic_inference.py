@@ -3,7 +3,10 @@
 :func:`load_classifier` accepts a MODEL DIR (``model.keras`` + ``task_meta.json``), a pushed
 SavedModel version dir or a pushed model root (highest version; needs TensorFlow). Both give the
 same :class:`SourceClassifier` interface: ``logits(images)`` and ``answer(images)`` (the decoded
-answer at the thresholds chosen on validation data).
+answer at the thresholds chosen on validation data). A detect model's answer averages the network's
+P(generated) with its residual detector's (:mod:`reparse_tf.model.residual_detector`) when the model has one;
+a pushed SavedModel carries it in ``assets.extra`` for this Python path, while its serving signature's
+``p_generated`` is the network's alone.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from reparse_tf.data.real_images import REAL
+from reparse_tf.model.residual_detector import RESIDUAL_DETECTOR_FILE, ResidualDetector, combine
 from reparse_tf.training.forensic_training import META_FILE, probabilities, unknown_scores
 
 #: open-set score used for the "unknown generator" answer
@@ -24,8 +28,8 @@ OPEN_SET_SCORE = "msp"
 class SourceClassifier:
     """Logits of uint8 images from a Keras model or a SavedModel signature, plus the task's metadata."""
 
-    def __init__(self, logits_fn, meta: dict, path: Path):
-        self._logits_fn, self.meta, self.path = logits_fn, meta, path
+    def __init__(self, logits_fn, meta: dict, path: Path, residual: ResidualDetector | None = None):
+        self._logits_fn, self.meta, self.path, self.residual = logits_fn, meta, path, residual
         self.task: str = meta["task"]
         self.classes: list[str] = list(meta["classes"])
         self.image_size = int(meta["image_size"])
@@ -39,14 +43,24 @@ class SourceClassifier:
                for s in range(0, len(images), batch_size)]
         return np.concatenate(out) if out else np.zeros((0, 1 if self.task == "detect" else len(self.classes)))
 
+    def p_generated(self, images_uint8: np.ndarray, batch_size: int = 64) -> dict[str, np.ndarray]:
+        """A detect model's ``{"p_generated"}`` (its answer), with ``"network"`` and ``"residual"`` (each part
+        alone) when it has a residual detector."""
+        p_net = probabilities("detect", self.logits(images_uint8, batch_size))
+        if self.residual is None:
+            return {"p_generated": p_net}
+        p_res = self.residual.p_generated(np.asarray(images_uint8, np.uint8))
+        return {"p_generated": combine(p_net, p_res), "network": p_net, "residual": p_res}
+
     def answer(self, images_uint8: np.ndarray, batch_size: int = 64) -> list[dict[str, Any]]:
         """Per image: detect ``{p_generated, generated}``; attribute ``{source, probability, top,
         unknown_score, unknown}`` (``source`` is ``unknown generator`` above the open-set threshold)."""
-        z = self.logits(images_uint8, batch_size)
-        probs = probabilities(self.task, z)
         if self.task == "detect":
             thr = self.thresholds.get("p_generated", {}).get("threshold", 0.5)
-            return [{"p_generated": float(p), "generated": bool(p >= thr), "threshold": thr} for p in probs]
+            return [{"p_generated": float(p), "generated": bool(p >= thr), "threshold": thr}
+                    for p in self.p_generated(images_uint8, batch_size)["p_generated"]]
+        z = self.logits(images_uint8, batch_size)
+        probs = probabilities(self.task, z)
         score = unknown_scores(z)[OPEN_SET_SCORE]
         thr = self.thresholds.get(OPEN_SET_SCORE, {}).get("threshold")
         out = []
@@ -69,7 +83,7 @@ def _keras_classifier(model_dir: Path) -> SourceClassifier:
     meta = json.loads((model_dir / META_FILE).read_text())
     model = logits_model(keras.saving.load_model(model_dir / "model.keras"))
     # one batch per call: Model.predict's per-call data pipeline costs more than a few images' forward pass
-    return SourceClassifier(model.predict_on_batch, meta, model_dir)
+    return SourceClassifier(model.predict_on_batch, meta, model_dir, _residual(model_dir, meta))
 
 
 def _saved_model_classifier(version_dir: Path) -> SourceClassifier:
@@ -79,7 +93,19 @@ def _saved_model_classifier(version_dir: Path) -> SourceClassifier:
 
     meta = json.loads((version_dir / ASSETS_EXTRA / META_FILE).read_text())
     serve = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
-    return SourceClassifier(lambda x: serve(images=tf.constant(x))["logits"].numpy(), meta, version_dir)
+    return SourceClassifier(lambda x: serve(images=tf.constant(x))["logits"].numpy(), meta, version_dir,
+                            _residual(version_dir / ASSETS_EXTRA, meta))
+
+
+def _residual(folder: Path, meta: dict) -> ResidualDetector | None:
+    """The residual detector beside a detect model, when its metadata says it has one."""
+    if meta.get("task") != "detect" or not meta.get("residual_detector"):
+        return None
+    path = folder / RESIDUAL_DETECTOR_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing (the model's {META_FILE} names a residual detector; its "
+                                f"thresholds were chosen on the combined probability)")
+    return ResidualDetector.load(path)
 
 
 def is_forensic_model(path: str | Path) -> bool:

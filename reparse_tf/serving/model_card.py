@@ -54,6 +54,11 @@ def model_card(evaluation: dict) -> dict[str, Any]:
         card["metrics"] = _scalars(evaluation.get("method"))
         card["baselines"] = {"spectral_peer": _scalars(evaluation.get("spectral_peer")),
                              "chance": _scalars(evaluation.get("chance"))}
+        if task == "detect":
+            families = evaluation["method"].get("per_family") or {}
+            card["per_family_auc"] = {f: v.get("auc") for f, v in families.items()}
+            # a detect model with a residual detector: each part alone, from the same evaluation
+            card["parts"] = {k: _scalars(evaluation[k]) for k in ("network", "residual_detector") if k in evaluation}
         if "open_set" in evaluation:
             card["open_set"] = {k: _scalars(v) for k, v in evaluation["open_set"].items() if isinstance(v, dict)}
     return card

@@ -11,8 +11,9 @@ Both return, per schema parameter, the decoded prediction: continuous parameters
 (``<name>``), discrete ones as class ids (``<name>``) and probabilities (``<name>_probs``); plus
 ``continuous_normalized`` [N, n_continuous] and the shared-encoder ``embedding`` [N, D].
 A detector / attribution model (``task_meta.json``) gets the same two signatures returning
-``p_generated`` (detect) or ``probabilities``, ``source`` and ``unknown_score`` (attribute), plus
-``logits``; its ``task_meta.json`` (classes, thresholds) travels in ``assets.extra/``.
+``p_generated`` (detect; with a residual detector the mean of ``p_generated_network`` and ``p_residual``,
+which are returned too) or ``probabilities``, ``source`` and ``unknown_score`` (attribute), plus
+``logits``; its ``task_meta.json`` (classes, thresholds) and residual detector travel in ``assets.extra/``.
 ``parser_meta.json`` (and ``same_source.json``, the same-generator thresholds, when the model has
 them) travel in ``assets.extra/`` (TF Serving's place for side files). The
 version is written under a temporary name and renamed, so a serving poller never sees half a model.
@@ -124,18 +125,30 @@ def _resized(images: tf.Tensor, size: int) -> tf.Tensor:
     return images
 
 
-def build_classifier_fn(model: keras.Model, task: str, size: int) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
-    """A TF function of uint8 images returning a detector's ``p_generated`` or an attribution network's
-    ``probabilities`` / ``source`` (class id; names in ``task_meta.json``) / ``unknown_score`` (1 - max
+def build_classifier_fn(model: keras.Model, task: str, size: int, residual: Any = None
+                        ) -> Callable[[tf.Tensor], dict[str, tf.Tensor]]:
+    """A TF function of uint8 images returning a detector's ``p_generated`` (with a residual detector
+    ``residual``: the mean of ``p_generated_network`` and ``p_residual``, as ``reparse detect``) or an attribution
+    network's ``probabilities`` / ``source`` (class id; names in ``task_meta.json``) / ``unknown_score`` (1 - max
     probability), and ``logits``."""
     from reparse_tf.training.forensic_training import logits_model
 
     net = logits_model(model)
+    if residual is not None:
+        from reparse_tf.serving.residual_detector_tf import residual_p_generated
+
+        p_residual = residual_p_generated(residual, size)
 
     def serve(images: tf.Tensor) -> dict[str, tf.Tensor]:
-        logits = tf.cast(net(_resized(images, size), training=False), tf.float32)
+        images = _resized(images, size)
+        logits = tf.cast(net(images, training=False), tf.float32)
         if task == "detect":
-            return {"logits": logits, "p_generated": tf.sigmoid(logits[:, 0])}
+            p_net = tf.sigmoid(logits[:, 0])
+            if residual is None:
+                return {"logits": logits, "p_generated": p_net}
+            p_res = p_residual(images)
+            return {"logits": logits, "p_generated": (p_net + p_res) / 2, "p_generated_network": p_net,
+                    "p_residual": p_res}
         probs = tf.nn.softmax(logits, axis=-1)
         return {"logits": logits, "probabilities": probs, "source": tf.argmax(probs, axis=-1, output_type=tf.int32),
                 "unknown_score": 1.0 - tf.reduce_max(probs, axis=-1)}
@@ -164,11 +177,17 @@ def export_saved_model(model_dir: str | Path, export_dir: str | Path) -> Path:
     if (model_dir / TASK_META_FILE).is_file():
         import json
 
+        from reparse_tf.model.residual_detector import RESIDUAL_DETECTOR_FILE, ResidualDetector
+
         meta = json.loads((model_dir / TASK_META_FILE).read_text())
         model = keras.saving.load_model(model_dir / "model.keras")
         size = int(meta["image_size"])
-        _write_archive(model, build_classifier_fn(model, meta["task"], size), size, export_dir)
+        residual = meta["task"] == "detect" and meta.get("residual_detector")
+        residual = ResidualDetector.load(model_dir / RESIDUAL_DETECTOR_FILE) if residual else None
+        _write_archive(model, build_classifier_fn(model, meta["task"], size, residual), size, export_dir)
         shutil.copy2(model_dir / TASK_META_FILE, export_dir / ASSETS_EXTRA / TASK_META_FILE)
+        if residual is not None:   # `reparse detect` on the pushed version computes it in numpy
+            shutil.copy2(model_dir / RESIDUAL_DETECTOR_FILE, export_dir / ASSETS_EXTRA / RESIDUAL_DETECTOR_FILE)
         return export_dir
     if not (model_dir / META_FILE).is_file():
         raise FileNotFoundError(f"{model_dir}: not a trained model directory (no {META_FILE} or {TASK_META_FILE})")

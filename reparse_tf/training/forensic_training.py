@@ -15,11 +15,14 @@ real images from :mod:`reparse_tf.data.real_images`):
 The epoch kept is the one with the best validation score (detect: AUC; attribute: closed-set
 balanced accuracy); thresholds (detect: P(generated); attribute: the open-set score) are chosen on the
 validation split. Test data reaches neither. Writes the MODEL DIR: ``model.keras``,
-``task_meta.json``, ``history.json``.
+``task_meta.json``, ``history.json``, and for ``detect`` the residual detector fitted on the same training split
+(``residual_detector.npz``, :mod:`reparse_tf.model.residual_detector`), whose probability the answer averages
+with the network's.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -36,12 +39,14 @@ from reparse_tf.model.fingerprint_classifier import (
     build_fingerprint_classifier,
     compile_fingerprint_classifier,
 )
+from reparse_tf.model.residual_detector import RESIDUAL_DETECTOR_FILE, ResidualDetector, combine
 from reparse_tf.serving.artifacts import write_json
 from reparse_tf.training.hardware import tuned
 from reparse_tf.training.presets import Preset, get_preset
 from reparse_tf.training.synthetic_attacks import synthetic_attacks
 
 META_FILE = "task_meta.json"
+RESIDUAL_PER_SOURCE = 150   # generated images per GM that the residual detector is fitted on (all real images)
 
 
 @dataclass
@@ -234,20 +239,84 @@ class BestValidationEpoch(keras.callbacks.Callback):
             self.best = (score, epoch + 1, self.model.get_weights())
 
 
-def calibrate(task: str, logits: np.ndarray, y: np.ndarray) -> dict:
-    """Thresholds chosen on validation data: detect P(generated) (balanced accuracy), attribute the
-    open-set scores (known vs unknown generator, balanced accuracy)."""
+def calibrate(task: str, logits: np.ndarray, y: np.ndarray, p_residual: np.ndarray | None = None) -> dict:
+    """Thresholds chosen on validation data: detect P(generated) (balanced accuracy; with ``p_residual``, the
+    residual detector's, of the mean of both probabilities, and ``p_generated_network`` of the network's alone),
+    attribute the open-set scores (known vs unknown generator, balanced accuracy)."""
     from reparse_tf.evaluation.same_source import choose_threshold
 
+    def pick(p: np.ndarray) -> dict:
+        thr, acc = choose_threshold(p, y == 1, balanced=True)
+        return {"threshold": thr, "validation_balanced_accuracy": acc}
+
     if task == "detect":
-        thr, acc = choose_threshold(probabilities(task, logits), y == 1, balanced=True)
-        return {"p_generated": {"threshold": thr, "validation_balanced_accuracy": acc}}
+        p_net = probabilities(task, logits)
+        if p_residual is None:
+            return {"p_generated": pick(p_net)}
+        return {"p_generated": pick(combine(p_net, p_residual)), "p_generated_network": pick(p_net)}
     unknown = y < 0
     if not unknown.any() or unknown.all():
         return {}
     return {name: dict(zip(("threshold", "validation_balanced_accuracy"),
                            choose_threshold(s, unknown, balanced=True), strict=True))
             for name, s in unknown_scores(logits).items()}
+
+
+def fit_residual_detector(train: SourceSet, per_source: int = RESIDUAL_PER_SOURCE, seed: int = 0) -> ResidualDetector:
+    """The residual detector on at most ``per_source`` images of each generated source and every real image of
+    the training split."""
+    from reparse_tf.evaluation.parsing_evaluation import subsample_per_gm
+
+    rows = np.union1d(subsample_per_gm(train.source, per_source, seed), np.flatnonzero(~train.generated))
+    return ResidualDetector.fit(train.images[rows], train.generated[rows], seed=seed)
+
+
+def model_splits(meta: dict, examples_dir: str | Path, arrays: dict[str, np.ndarray] | None = None,
+                 synthetic_attacks: bool = True) -> tuple[dict[str, SourceSet], RealImages]:
+    """The splits a detect / attribute MODEL DIR was trained with (``meta``: its ``task_meta.json``), rebuilt
+    from the examples and the same real images (checked against the counts the training recorded);
+    ``synthetic_attacks``: add the preset's synthetic attacks to a detector's training split, as its training did."""
+    from reparse_tf.evaluation.parsing_evaluation import load_examples
+
+    leak = sorted(set(meta["test_gms"]) & set(meta["train_gms"] + meta["validation_gms"]))
+    if leak:
+        raise ValueError(f"test GMs {', '.join(leak)} were trained or validated on")
+    if arrays is None:
+        arrays = load_examples(examples_dir, meta["train_gms"] + meta["validation_gms"] + meta["test_gms"],
+                               int(meta["image_size"]))
+    contents = sorted(set(np.asarray(arrays["content"]).astype(str).tolist()))
+    real = load_real_images(meta["real"]["paths"] or None, contents, int(meta["image_size"]), meta["seed"],
+                            meta["real"].get("max_per_content"))
+    if real.counts() != meta["real"]["counts"]:
+        raise ValueError(f"the real images ({real.source}: {real.counts()}) differ from those the model was trained "
+                         f"with ({meta['real']['counts']}): the splits cannot be rebuilt")
+    splits = forensic_splits(meta["task"], arrays, meta["train_gms"], meta["validation_gms"], meta["test_gms"], real,
+                             meta["seed"])
+    synthetic = (meta.get("preset") or {}).get("synthetic_attacks", 0)
+    if meta["task"] == "detect" and synthetic and synthetic_attacks:
+        splits["train"] = with_synthetic_attacks(splits["train"], synthetic, meta["seed"])
+    return splits, real
+
+
+def add_residual_detector(model_dir: str | Path, examples_dir: str | Path | None = None,
+                          arrays: dict[str, np.ndarray] | None = None) -> ResidualDetector:
+    """Fit the residual detector of an existing detect MODEL DIR on its own training split, write it and
+    re-choose the thresholds on its validation split (``examples_dir``: default, the one it was trained on)."""
+    model_dir = Path(model_dir)
+    meta = json.loads((model_dir / META_FILE).read_text())
+    if meta["task"] != "detect":
+        raise ValueError(f"{model_dir}: a {meta['task']!r} model; the residual detector is for detect models")
+    splits, _ = model_splits(meta, examples_dir or meta["examples_dir"], arrays)
+    residual = fit_residual_detector(splits["train"], seed=meta["seed"])
+    val = splits["validation"]
+    logits = logits_model(keras.saving.load_model(model_dir / "model.keras")).predict(val.images, batch_size=128,
+                                                                                       verbose=0)
+    residual.save(model_dir / RESIDUAL_DETECTOR_FILE)
+    meta["thresholds"] = calibrate("detect", logits, class_ids("detect", val.source, meta["classes"]),
+                                   residual.p_generated(val.images))
+    meta["residual_detector"] = residual.describe()
+    write_json(model_dir / META_FILE, meta)
+    return residual
 
 
 def train_forensic(task: str, examples_dir: str | Path, fold: int, preset: str | Preset = "tiny",
@@ -307,6 +376,12 @@ def train_forensic(task: str, examples_dir: str | Path, fold: int, preset: str |
     if best_weights is not None:
         model.set_weights(best_weights)
     val_logits = logits_model(model).predict(splits["validation"].images, batch_size=128, verbose=0)
+    residual, p_residual = None, None
+    (out / RESIDUAL_DETECTOR_FILE).unlink(missing_ok=True)   # a previous training's, in the same folder
+    if detect and p.residual_detector:
+        residual = fit_residual_detector(splits["train"], seed=seed)
+        residual.save(out / RESIDUAL_DETECTOR_FILE)
+        p_residual = residual.p_generated(splits["validation"].images)
     tmp = out / ".model.tmp.keras"
     model.save(tmp)
     os.replace(tmp, out / "model.keras")
@@ -318,7 +393,8 @@ def train_forensic(task: str, examples_dir: str | Path, fold: int, preset: str |
             "fingerprint_weight": p.classifier_fingerprint_weight if fingerprint_weight is None
             else fingerprint_weight,
             "selected_epoch": best_epoch, "validation_score": best_score,
-            "thresholds": calibrate(task, val_logits, y["validation"]), "examples_dir": str(examples_dir),
+            "thresholds": calibrate(task, val_logits, y["validation"], p_residual),
+            "residual_detector": residual.describe() if residual else None, "examples_dir": str(examples_dir),
             "backend": keras.backend.backend(), "images_per_epoch": len(data.index),
             "train_seconds": round(seconds, 2)}
     write_json(out / META_FILE, meta)

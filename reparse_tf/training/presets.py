@@ -56,6 +56,9 @@ class Preset:
         synthetic_attacks: untrained adversarial-attack generators whose perturbations of the real training
             images join the detector's generated training images (0: none;
             ``reparse_tf.training.synthetic_attacks``).
+        residual_detector: fit the residual detector (steganalysis co-occurrences + spectral features,
+            ``reparse_tf.model.residual_detector``) beside the detection network; the detect model's answer
+            is the mean of the two probabilities.
     """
 
     name: str
@@ -90,6 +93,7 @@ class Preset:
     classifier_epochs: int | None = None
     classifier_fingerprint_weight: float = 0.0
     synthetic_attacks: int = 0
+    residual_detector: bool = True
 
     def to_json(self) -> dict:
         d = asdict(self)

@@ -21,9 +21,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(func=run, task=task)
 
 
+#: a detect model's parts (with a residual detector): printed beside the answer, their mean
+DETECT_PARTS = {"p_network": "network", "p_residual": "residual detector"}
+
+
 def _row(task: str, a: dict) -> list[str]:
     if task == "detect":
-        return [f"{a['p_generated']:.3f}", "generated" if a["generated"] else "real"]
+        parts = [f"{a[k]:.3f}" for k in DETECT_PARTS if k in a]
+        return [f"{a['p_generated']:.3f}", *parts, "generated" if a["generated"] else "real"]
     top = ", ".join(f"{c} {p:.2f}" for c, p in a["top"])
     return [a["source"], f"{a['probability']:.3f}", f"{a['unknown_score']:.3f}", top]
 
@@ -56,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    cols = ["image", "P(generated)", "decision"] if args.task == "detect" else \
-        ["image", "source", "probability", "unknown score", "top 3"]
+    cols = ["image", "P(generated)", *(n for k, n in DETECT_PARTS.items() if k in answers[0]), "decision"] \
+        if args.task == "detect" else ["image", "source", "probability", "unknown score", "top 3"]
     table = Table(title_justify="left", title=f"{args.task} ({clf.path})")
     for c in cols:
         table.add_column(c)

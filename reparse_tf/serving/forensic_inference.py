@@ -53,12 +53,15 @@ class SourceClassifier:
         return {"p_generated": combine(p_net, p_res), "network": p_net, "residual": p_res}
 
     def answer(self, images_uint8: np.ndarray, batch_size: int = 64) -> list[dict[str, Any]]:
-        """Per image: detect ``{p_generated, generated}``; attribute ``{source, probability, top,
-        unknown_score, unknown}`` (``source`` is ``unknown generator`` above the open-set threshold)."""
+        """Per image: detect ``{p_generated, generated}`` (with a residual detector also ``p_network`` and
+        ``p_residual``, the parts); attribute ``{source, probability, top, unknown_score, unknown}`` (``source`` is
+        ``unknown generator`` above the open-set threshold)."""
         if self.task == "detect":
             thr = self.thresholds.get("p_generated", {}).get("threshold", 0.5)
-            return [{"p_generated": float(p), "generated": bool(p >= thr), "threshold": thr}
-                    for p in self.p_generated(images_uint8, batch_size)["p_generated"]]
+            p = self.p_generated(images_uint8, batch_size)
+            parts = [k for k in ("network", "residual") if k in p]
+            return [{"p_generated": float(v), "generated": bool(v >= thr), "threshold": thr,
+                     **{f"p_{k}": float(p[k][i]) for k in parts}} for i, v in enumerate(p["p_generated"])]
         z = self.logits(images_uint8, batch_size)
         probs = probabilities(self.task, z)
         score = unknown_scores(z)[OPEN_SET_SCORE]

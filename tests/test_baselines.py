@@ -372,3 +372,18 @@ def test_untrained_control_pairs_the_same_gms_of_two_zoos(tiny_examples, tmp_pat
     cells[col] = str(float(cells[col]) + 1)
     (untrained / "labels.csv").write_text("\n".join([table[0], ",".join(cells), *table[2:]]) + "\n")
     assert f"{folds[gm]}/{gm}" not in bench.same_architecture(tiny_examples, untrained)
+
+
+def test_peer_2d_benchmark_scores_both_peers_on_unseen_gms(tiny_examples, tmp_path):
+    bench = _benchmark_script("peer_2d_spectrum")
+    out = tmp_path / "peer2d"
+    assert bench.main(["--examples", str(tiny_examples), "--out", str(out), "--folds", "0", "--per-gm", "8"]) == 0
+    res = json.loads((out / "peer_2d_spectrum.json").read_text())
+    # the 2-D peer has the ring peer's features and the residual's 2-D cells: 32 x 16 of them at 64 x 64
+    assert res["chosen"]["0"]["n_features"] == 134 + 32 * 16
+    cached = json.loads((out / "fold0" / "spectral_peer_2d" / "result.json").read_text())
+    assert set(cached["test_gms"]).isdisjoint(cached["train_gms"] + cached["validation_gms"])
+    paired = res["paired"]["spectral_peer"]["continuous_l1"]
+    assert paired["n"] == len(cached["test_gms"])
+    assert "upsampling_type" in res["discrete_f1"]["spectral_peer_2d"]
+    assert "Spectral peer + 2-D residual spectrum" in (out / "peer_2d_spectrum.md").read_text()

@@ -141,7 +141,8 @@ def evaluate_forensic(model_dir: str | Path, examples_dir: str | Path, out_dir: 
     y_train = class_ids(clf.task, splits["train"].source, clf.classes)
     if clf.task == "detect":
         p = clf.p_generated(test.images)
-        result["method"] = detection_metrics(p["p_generated"], test, clf.thresholds["p_generated"]["threshold"])
+        result["method"] = detection_metrics(p["p_generated"], test,
+                                             clf.thresholds.get("p_generated", {}).get("threshold", 0.5))
         if "network" in p:   # the parts of the answer alone: the network at its own threshold, the residual
             # detector ranked only (AUCs; its threshold was never chosen alone)
             result["network"] = detection_metrics(p["network"], test,

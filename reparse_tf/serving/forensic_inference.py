@@ -5,8 +5,8 @@ SavedModel version dir or a pushed model root (highest version; needs TensorFlow
 same :class:`SourceClassifier` interface: ``logits(images)`` and ``answer(images)`` (the decoded
 answer at the thresholds chosen on validation data). A detect model's answer averages the network's
 P(generated) with its residual detector's (:mod:`reparse_tf.model.residual_detector`) when the model has one;
-a pushed SavedModel carries it in ``assets.extra`` for this Python path, while its serving signature's
-``p_generated`` is the network's alone.
+a pushed SavedModel carries it in ``assets.extra`` for this Python path (its serving signatures compute the same
+answer as TF ops).
 """
 
 from __future__ import annotations

@@ -27,13 +27,18 @@ LOGISTIC_CS = (0.001, 0.01, 0.1, 1.0)
 HIST_BINS = 16
 
 
+def ring_index(h: int, w: int) -> tuple[np.ndarray, int]:
+    """``(r, R)``: the integer radius of every frequency of a centred ``h x w`` spectrum (flattened) and the number
+    of complete rings, ``R = min(h, w) // 2`` (the inscribed circle)."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    return np.floor(np.hypot(yy - h // 2, xx - w // 2)).astype(int).ravel(), min(h, w) // 2
+
+
 def azimuthal_average(power: np.ndarray) -> np.ndarray:
     """``[N, R]`` mean of ``power`` ``[N, H, W]`` (centred spectra) over rings of integer radius
-    ``r = 0 .. R-1``, ``R = min(H, W) // 2`` (the inscribed circle: every ring is complete)."""
+    ``r = 0 .. R-1`` (:func:`ring_index`: every ring is complete)."""
     n, h, w = power.shape
-    yy, xx = np.mgrid[0:h, 0:w]
-    r = np.floor(np.hypot(yy - h // 2, xx - w // 2)).astype(int).ravel()
-    n_bins = min(h, w) // 2
+    r, n_bins = ring_index(h, w)
     keep = r < n_bins
     counts = np.bincount(r[keep], minlength=n_bins).astype(float)
     flat = power.reshape(n, -1)[:, keep]

@@ -34,19 +34,32 @@ DEFAULT_C = 0.1         # logistic regularisation (the spectral peer's detection
 RESIDUAL_DETECTOR_FILE = "residual_detector.npz"
 
 
-def cooccurrence_features(images: np.ndarray, batch: int = 512) -> np.ndarray:
-    """``[N, 4 (2T+1)^3]`` co-occurrence histograms of uint8 images ``[N, H, W, 3]`` (module docstring), each
-    of the four residual kinds normalised to sum 1."""
+def _checked(images: np.ndarray) -> np.ndarray:
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(f"expected images [N, H, W, 3], got {images.shape}")
+    return images
+
+
+def _row_histograms(codes: np.ndarray, bins: int) -> np.ndarray:
+    """``[n, bins]`` histogram of each row of int codes ``[n, ...]`` in ``[0, bins)``, normalised to sum 1 (one
+    bincount for the batch: each row's codes are offset by ``row * bins``)."""
+    n = len(codes)
+    flat = codes.reshape(n, -1).astype(np.int64) + np.arange(n)[:, None] * bins
+    hist = np.bincount(flat.ravel(), minlength=n * bins).reshape(n, bins).astype(np.float64)
+    return hist / hist.sum(axis=1, keepdims=True)
+
+
+def cooccurrence_features(images: np.ndarray, batch: int = 512) -> np.ndarray:
+    """``[N, 4 (2T+1)^3]`` co-occurrence histograms of uint8 images ``[N, H, W, 3]`` (module docstring), each
+    of the four residual kinds normalised to sum 1."""
+    images = _checked(images)
     levels = 2 * TRUNCATION + 1
     bins = levels ** ORDER
     weights = levels ** np.arange(ORDER)
     out = []
     for s in range(0, len(images), batch):
         x = np.asarray(images[s:s + batch], np.int16).transpose(0, 3, 1, 2)   # [n, C, H, W]
-        n = len(x)
         kinds = []
         for axis in (2, 3):
             for order in (1, 2):
@@ -54,9 +67,7 @@ def cooccurrence_features(images: np.ndarray, batch: int = 512) -> np.ndarray:
                 length = q.shape[axis]
                 code = sum(np.take(q, np.arange(k, length - ORDER + 1 + k), axis=axis).astype(np.int32) * w
                            for k, w in enumerate(weights))
-                code = code.reshape(n, -1) + np.arange(n)[:, None] * bins   # one bincount for the batch
-                hist = np.bincount(code.ravel(), minlength=n * bins).reshape(n, bins).astype(np.float64)
-                kinds.append(hist / hist.sum(axis=1, keepdims=True))
+                kinds.append(_row_histograms(code, bins))
         out.append(np.concatenate(kinds, axis=1))
     return np.concatenate(out).astype(np.float32)
 
@@ -66,23 +77,17 @@ def cross_channel_features(images: np.ndarray, batch: int = 512) -> np.ndarray:
     a colour cast is not noise), the histogram of the truncated difference and of its horizontal and vertical
     neighbour pairs, each normalised to sum 1. Real images of grey content have R = G = B exactly; a
     perturbation drawn per channel breaks that."""
-    images = np.asarray(images)
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"expected images [N, H, W, 3], got {images.shape}")
+    images = _checked(images)
     levels = 2 * TRUNCATION + 1
     out = []
     for s in range(0, len(images), batch):
         x = np.asarray(images[s:s + batch], np.int16)
-        n = len(x)
         parts = []
         for d in (x[..., 0] - x[..., 1], x[..., 1] - x[..., 2]):
             d = d - np.round(d.mean(axis=(1, 2), keepdims=True)).astype(np.int16)
             q = (np.clip(d, -TRUNCATION, TRUNCATION) + TRUNCATION).astype(np.int32)
-            for code, bins in ((q, levels), (q[:, :, :-1] * levels + q[:, :, 1:], levels ** 2),
-                               (q[:, :-1, :] * levels + q[:, 1:, :], levels ** 2)):
-                flat = code.reshape(n, -1) + np.arange(n)[:, None] * bins
-                hist = np.bincount(flat.ravel(), minlength=n * bins).reshape(n, bins).astype(np.float64)
-                parts.append(hist / hist.sum(axis=1, keepdims=True))
+            parts += [_row_histograms(q, levels), _row_histograms(q[:, :, :-1] * levels + q[:, :, 1:], levels ** 2),
+                      _row_histograms(q[:, :-1, :] * levels + q[:, 1:, :], levels ** 2)]
         out.append(np.concatenate(parts, axis=1))
     return np.concatenate(out).astype(np.float32)
 
@@ -140,6 +145,18 @@ class ResidualDetector:
                  truncation=np.asarray(TRUNCATION), order=np.asarray(ORDER))
         tmp.replace(path)
         return path
+
+    @classmethod
+    def beside(cls, folder: str | Path, meta: dict) -> ResidualDetector | None:
+        """The residual detector in ``folder`` (a MODEL DIR, or a pushed version's ``assets.extra``) when the
+        model's ``task_meta.json`` ``meta`` says it has one; None for any other model."""
+        if meta.get("task") != "detect" or not meta.get("residual_detector"):
+            return None
+        path = Path(folder) / RESIDUAL_DETECTOR_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: missing (the model's metadata names a residual detector; its "
+                                    f"thresholds were chosen on the combined probability)")
+        return cls.load(path)
 
     @classmethod
     def load(cls, path: str | Path) -> ResidualDetector:

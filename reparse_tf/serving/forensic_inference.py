@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from reparse_tf.data.real_images import REAL
-from reparse_tf.model.residual_detector import RESIDUAL_DETECTOR_FILE, ResidualDetector, combine
+from reparse_tf.model.residual_detector import ResidualDetector, combine
 from reparse_tf.training.forensic_training import META_FILE, probabilities, unknown_scores
 
 #: open-set score used for the "unknown generator" answer
@@ -86,7 +86,7 @@ def _keras_classifier(model_dir: Path) -> SourceClassifier:
     meta = json.loads((model_dir / META_FILE).read_text())
     model = logits_model(keras.saving.load_model(model_dir / "model.keras"))
     # one batch per call: Model.predict's per-call data pipeline costs more than a few images' forward pass
-    return SourceClassifier(model.predict_on_batch, meta, model_dir, _residual(model_dir, meta))
+    return SourceClassifier(model.predict_on_batch, meta, model_dir, ResidualDetector.beside(model_dir, meta))
 
 
 def _saved_model_classifier(version_dir: Path) -> SourceClassifier:
@@ -97,18 +97,7 @@ def _saved_model_classifier(version_dir: Path) -> SourceClassifier:
     meta = json.loads((version_dir / ASSETS_EXTRA / META_FILE).read_text())
     serve = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
     return SourceClassifier(lambda x: serve(images=tf.constant(x))["logits"].numpy(), meta, version_dir,
-                            _residual(version_dir / ASSETS_EXTRA, meta))
-
-
-def _residual(folder: Path, meta: dict) -> ResidualDetector | None:
-    """The residual detector beside a detect model, when its metadata says it has one."""
-    if meta.get("task") != "detect" or not meta.get("residual_detector"):
-        return None
-    path = folder / RESIDUAL_DETECTOR_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing (the model's {META_FILE} names a residual detector; its "
-                                f"thresholds were chosen on the combined probability)")
-    return ResidualDetector.load(path)
+                            ResidualDetector.beside(version_dir / ASSETS_EXTRA, meta))
 
 
 def is_forensic_model(path: str | Path) -> bool:

@@ -58,9 +58,9 @@ def model_card(evaluation: dict) -> dict[str, Any]:
             families = evaluation["method"].get("per_family") or {}
             card["per_family_auc"] = {f: v.get("auc") for f, v in families.items()}
             # a detect model with a residual detector: each part alone, from the same evaluation
-            card["parts"] = {k: _scalars(evaluation[k]) for k in ("network",) if k in evaluation}
-            if "residual_detector" in evaluation:   # ranked only: it has no threshold of its own
-                card["parts"]["residual_detector"] = {"auc": evaluation["residual_detector"]["auc"]}
+            if "residual_detector" in evaluation:   # the residual detector is ranked only: no threshold of its own
+                card["parts"] = {"network": _scalars(evaluation["network"]),
+                                 "residual_detector": {"auc": evaluation["residual_detector"]["auc"]}}
         if "open_set" in evaluation:
             card["open_set"] = {k: _scalars(v) for k, v in evaluation["open_set"].items() if isinstance(v, dict)}
     return card

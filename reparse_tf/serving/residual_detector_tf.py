@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from reparse_tf.evaluation.spectral_peer import HIST_BINS
+from reparse_tf.evaluation.spectral_peer import HIST_BINS, ring_index
 from reparse_tf.model.residual_detector import LOG_FLOOR, ORDER, TRUNCATION, ResidualDetector
 
 LEVELS = 2 * TRUNCATION + 1
@@ -20,10 +20,8 @@ SPECTRUM_FLOOR = 1e-8   # as spectral_peer.log_spectrum
 
 
 def _ring_matrix(size: int) -> tf.Tensor:
-    """``[size^2, size / 2]`` averaging weights of the centred spectrum's rings (spectral_peer.azimuthal_average)."""
-    yy, xx = np.mgrid[0:size, 0:size]
-    r = np.floor(np.hypot(yy - size // 2, xx - size // 2)).astype(int).ravel()
-    n_bins = size // 2
+    """``[size^2, size / 2]`` averaging weights of the centred spectrum's rings (as ``azimuthal_average``)."""
+    r, n_bins = ring_index(size, size)
     m = np.zeros((size * size, n_bins), np.float64)
     keep = np.flatnonzero(r < n_bins)
     m[keep, r[keep]] = 1.0

@@ -182,8 +182,7 @@ def export_saved_model(model_dir: str | Path, export_dir: str | Path) -> Path:
         meta = json.loads((model_dir / TASK_META_FILE).read_text())
         model = keras.saving.load_model(model_dir / "model.keras")
         size = int(meta["image_size"])
-        residual = meta["task"] == "detect" and meta.get("residual_detector")
-        residual = ResidualDetector.load(model_dir / RESIDUAL_DETECTOR_FILE) if residual else None
+        residual = ResidualDetector.beside(model_dir, meta)
         _write_archive(model, build_classifier_fn(model, meta["task"], size, residual), size, export_dir)
         shutil.copy2(model_dir / TASK_META_FILE, export_dir / ASSETS_EXTRA / TASK_META_FILE)
         if residual is not None:   # `reparse detect` on the pushed version computes it in numpy

@@ -387,3 +387,39 @@ def test_peer_2d_benchmark_scores_both_peers_on_unseen_gms(tiny_examples, tmp_pa
     assert paired["n"] == len(cached["test_gms"])
     assert "upsampling_type" in res["discrete_f1"]["spectral_peer_2d"]
     assert "Spectral peer + 2-D residual spectrum" in (out / "peer_2d_spectrum.md").read_text()
+
+
+def test_spectral_parser_answers_as_its_evaluation_measured(trained, tiny_zoo, tiny_examples, tmp_path, capsys):
+    """The spectral parser (``spectral_peer_2d`` fitted on fold 0's fitted GMs) saved beside a model dir: its card is
+    the baseline evaluation of the same fold, and ``reparse parse --spectral`` answers per image from the saved
+    coefficients exactly as the fitted peer does."""
+    import shutil
+
+    from reparse_tf.cli import main
+    from reparse_tf.evaluation.baseline_evaluation import build_spectral_parser, evaluate_baselines
+    from reparse_tf.evaluation.parsing_evaluation import load_examples
+    from reparse_tf.model.spectral_parser import SpectralParser
+
+    model = tmp_path / "model"
+    shutil.copytree(trained, model)
+    fitted = build_spectral_parser(tiny_examples, 0, model)
+    card = json.loads((model / "spectral_parser.json").read_text())["card"]
+    assert card["fold"] == 0 and set(card["test_gms"]).isdisjoint(card["fit_gms"])
+    again = evaluate_baselines(tiny_examples, 0, tmp_path / "scores", ("spectral_peer_2d",))["spectral_peer_2d"]
+    assert card["rows"]["spectral_peer_2d"]["summary"] == pytest.approx(again["summary"])
+    assert {"constant", "family_oracle"} <= set(card["rows"])
+    loaded = SpectralParser.load(model)
+    images = load_examples(tiny_examples, card["test_gms"][:1])["images"][:5]
+    a, b = fitted.predict(images), loaded.predict(images)
+    np.testing.assert_allclose(a.continuous, b.continuous)
+    assert all(np.array_equal(x, y) for x, y in zip(a.probs, b.probs, strict=True))
+    gm_dir = tiny_zoo / card["test_gms"][0]
+    assert main(["parse", str(gm_dir), "--model", str(model), "--spectral", "--json"]) == 0
+    records = json.loads(capsys.readouterr().out)["results"]
+    assert len(records) == len(list(gm_dir.glob("*.png"))) and len(records[0]["parameters"]) == len(SCHEMA.names)
+    assert main(["parse", str(gm_dir), "--model", str(model), "--spectral", "--set"]) == 2
+    assert "choose one" in capsys.readouterr().err
+    shutil.rmtree(tmp_path / "bare", ignore_errors=True)
+    shutil.copytree(trained, tmp_path / "bare")
+    assert main(["parse", str(gm_dir), "--model", str(tmp_path / "bare"), "--spectral"]) != 0
+    assert "no spectral parser" in capsys.readouterr().err

@@ -15,7 +15,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_FILES = ["model/fingerprint_losses.py", "model/fen.py", "model/parsers.py", "model/renet.py",
                "training/presets.py", "training/parser_training.py", "serving/inference.py",
-               "targets/cluster_ground_truth.py", "training/readout.py", "evaluation/spectral_peer.py"]
+               "targets/cluster_ground_truth.py", "training/readout.py", "evaluation/spectral_peer.py",
+               "model/content_adversary.py"]
 
 
 @pytest.mark.parametrize("name", MODEL_FILES)
@@ -100,6 +101,30 @@ def test_spectral_encoder_model_saves_and_reloads(tmp_path):
                                again.predict(x, verbose=0)["final_continuous"], rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="'fft'"):
         build_model(get_preset("tiny").with_overrides(encoder="fft"))
+
+
+def test_gradient_reversal_is_the_identity_forward_and_negates_the_gradient_backward():
+    import tensorflow as tf
+
+    from reparse_tf.model.content_adversary import GradientReversal
+
+    layer = GradientReversal(0.5)
+    x = tf.constant([[1.0, -2.0, 3.0]])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)
+        loss = tf.reduce_sum(y * tf.constant([[1.0, 2.0, 3.0]]))
+    np.testing.assert_allclose(y.numpy(), x.numpy())
+    np.testing.assert_allclose(tape.gradient(loss, x).numpy(), [[-0.5, -1.0, -1.5]])
+    assert GradientReversal.from_config(layer.get_config()).scale == 0.5
+
+
+def test_content_adversary_needs_two_contents():
+    from reparse_tf.model.renet import build_model
+    from reparse_tf.training.presets import get_preset
+
+    with pytest.raises(ValueError, match="at least 2 contents"):
+        build_model(get_preset("tiny").with_overrides(content_adversary=1.0), n_contents=1)
 
 
 def test_bad_arguments_name_the_value():

@@ -152,7 +152,7 @@ def test_defaults_build_trains_measures_and_installs(tiny_zoo, tmp_path, monkeyp
 
     monkeypatch.setattr(default_models, "PACKAGED_DIR", tmp_path / "pkg")
     code = main(["defaults", "build", "--out", str(tmp_path / "w"), "--data", str(tiny_zoo), "--zoo-preset", "tiny",
-                 "--preset", "tiny", "--epochs", "1", "--no-tfma", "--tasks", "parse,set", "--install"])
+                 "--preset", "tiny", "--epochs", "1", "--no-tfma", "--tasks", "parse,set,spectral", "--install"])
     assert code == 0, capfd.readouterr().out[-3000:]
     dest = default_models.packaged_dir("parse")
     card = json.loads((dest / CARD_FILE).read_text())
@@ -175,3 +175,11 @@ def test_defaults_build_trains_measures_and_installs(tiny_zoo, tmp_path, monkeyp
     assert main(["parse", str(tiny_zoo / "gan_000"), "--set", "--json"]) == 0
     (rec,) = json.loads(capfd.readouterr().out)["results"]
     assert (rec["n_images"], rec["n_sets"]) == (32, 3)
+    # task spectral: the spectral parser, on the same GMs, answers per image; `defaults list` shows both companions
+    spectral_card = json.loads((dest / "spectral_parser.json").read_text())["card"]
+    assert spectral_card["fit_gms"] == sorted(meta["train_gms"])
+    assert main(["parse", str(tiny_zoo / "gan_000"), "--spectral", "--json"]) == 0
+    assert len(json.loads(capfd.readouterr().out)["results"]) == 32
+    assert main(["defaults", "list"]) == 0
+    listed = capfd.readouterr().out
+    assert "parse --set" in listed and "parse --spectral" in listed

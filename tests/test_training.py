@@ -67,6 +67,26 @@ def test_every_variant_trains(variant, layout64, tmp_path):
     assert (parser.fingerprints(images) is None) == (variant.get("backbone") == "cnn")
 
 
+def test_content_adversary_trains_on_the_fitted_gms_contents(layout64, tmp_path):
+    import keras
+
+    from reparse_tf.serving.inference import ModelParser
+    from reparse_tf.training.parser_training import load_training_data, train
+
+    out = train(layout64, None, fold=1, preset="tiny:content_adversary=1.0", out_dir=tmp_path / "m", epochs=1,
+                verbose=0)
+    meta = json.loads((out / "parser_meta.json").read_text())
+    arrays, _, _ = load_training_data(layout64, 64)
+    fitted = np.isin(arrays["gm"], meta["train_gms"])
+    assert meta["content_adversary_contents"] == sorted(set(arrays["content"][fitted]))
+    model = keras.saving.load_model(out / "model.keras", compile=False)
+    assert model.get_layer("content_adversary").output.shape[-1] == len(meta["content_adversary_contents"])
+    hist = json.loads((out / "history.json").read_text())
+    assert np.isfinite(hist[-1]["content_adversary_loss"])
+    # inference reads the parsing outputs only
+    assert ModelParser.load(out).predict(arrays["images"][:2]).discrete.shape == (2, len(load_schema().discrete))
+
+
 def test_cluster_gt_dir_must_match_the_fold(layout64, tmp_path):
     from reparse_tf.targets.cluster_ground_truth import compute_cluster_ground_truth
     from reparse_tf.training.parser_training import load_training_data, train

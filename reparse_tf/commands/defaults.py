@@ -7,7 +7,8 @@ import json
 
 from reparse_tf.commands import at_least, preset_arg
 
-TASKS = ("parse", "detect", "attribute", "set")   # set: the parse model's set parser (after parse, which replaces it)
+# set / spectral: the parse model's set and spectral parsers (after parse, whose install replaces its folder)
+TASKS = ("parse", "detect", "attribute", "set", "spectral")
 # the best parser measured on the standard zoo (4 folds, benchmarks/results/standard_4folds_spectral_encoder.md):
 # the PN reads the fingerprint's pooled log spectrum, and a linear readout of its embedding answers
 BEST_PARSE = "encoder=spectral,readout=linear"
@@ -66,7 +67,7 @@ def build(args: argparse.Namespace) -> int:
              "--parse-changes": args.parse_changes, "--fold": args.fold, "--seed": args.seed, "--epochs": args.epochs}
     command = " ".join(["reparse defaults build", *(f"{k} {shlex.quote(str(v))}" for k, v in knobs.items()),
                         *([] if args.tfma else ["--no-tfma"])])
-    for task in [t for t in tasks if t != "set"]:
+    for task in [t for t in tasks if t not in COMPANIONS]:
         preset = f"{args.preset}:{args.parse_changes}" if task == "parse" and args.parse_changes else args.preset
         config = PipelineConfig(task=task, preset=preset, zoo_preset=args.zoo_preset, data_root=root,
                                 fold=args.fold, seed=args.seed, epochs=args.epochs, tfma=args.tfma, force_push=True,
@@ -82,21 +83,22 @@ def build(args: argparse.Namespace) -> int:
         card_path = write_json(out / task / CARD_FILE, card, indent=1, strict=False)
         if args.install:
             print(f"[reparse defaults] installed the {task} model: {install(model_dir, task, card_path)}")
-    if "set" in tasks:
-        _set_parser(root, out / "set", args)
+    for task in [t for t in tasks if t in COMPANIONS]:
+        _companion(task, root, out / task, args)
     return 0
 
 
-def _set_parser(root: str, out, args: argparse.Namespace) -> None:
-    """Fit the set parser on the fold's fitted GMs of ``root`` (an ingested examples dir, or a RED layout ingested
-    here), save it with its card in ``out/parser`` and (``--install``) beside the packaged parse model."""
+def _companion(task: str, root: str, out, args: argparse.Namespace) -> None:
+    """Fit the parse model's ``task`` companion (set or spectral parser) on the fold's fitted GMs of ``root`` (an
+    ingested examples dir, or a RED layout ingested here), save it with its card in ``out/parser`` and
+    (``--install``) beside the packaged parse model."""
     from pathlib import Path
 
     from reparse_tf.data.manifest import has_manifest
-    from reparse_tf.evaluation.set_evaluation import build_set_parser
-    from reparse_tf.serving.default_models import install_set_parser
+    from reparse_tf.serving.default_models import install_beside_parse
     from reparse_tf.training.presets import get_preset
 
+    build, files = COMPANIONS[task]()
     examples = Path(root)
     if not has_manifest(examples):
         from reparse_tf.data.ingest import run_ingest
@@ -104,14 +106,32 @@ def _set_parser(root: str, out, args: argparse.Namespace) -> None:
         examples = out / "examples"
         if not has_manifest(examples):
             run_ingest(root, examples, image_size=64, n_folds=4, seed=args.seed, output_format="npz")
-    rows = build_set_parser(examples, args.fold, out / "parser", seed=args.seed,
-                            validation_fraction=get_preset(args.preset).validation_fraction).card["rows"]
-    print(f"[reparse defaults] set parser, fold {args.fold}: " + "; ".join(
+    rows = build(examples, args.fold, out / "parser", seed=args.seed,
+                 validation_fraction=get_preset(args.preset).validation_fraction).card["rows"]
+    print(f"[reparse defaults] {task} parser, fold {args.fold}: " + "; ".join(
         f"{r['label']}: L1 {r['summary']['continuous_l1']:.3f}, discrete F1 {r['summary']['discrete_f1']:.3f}, "
         f"loss F1 {r['summary']['loss_f1']:.3f}" for r in rows.values()))
     if args.install:
-        dest = install_set_parser(out / "parser")
-        print(f"[reparse defaults] installed the set parser beside the parse model: {dest}")
+        dest = install_beside_parse(out / "parser", files)
+        print(f"[reparse defaults] installed the {task} parser beside the parse model: {dest}")
+
+
+def _set_companion():
+    from reparse_tf.evaluation.set_evaluation import build_set_parser
+    from reparse_tf.model.set_fingerprint import SET_PARSER_FILES
+
+    return build_set_parser, SET_PARSER_FILES
+
+
+def _spectral_companion():
+    from reparse_tf.evaluation.baseline_evaluation import build_spectral_parser
+    from reparse_tf.model.spectral_parser import SPECTRAL_PARSER_FILES
+
+    return build_spectral_parser, SPECTRAL_PARSER_FILES
+
+
+# companion task -> () -> (builder, files): imported when used, so `reparse defaults list` stays light
+COMPANIONS = {"set": _set_companion, "spectral": _spectral_companion}
 
 
 def _same_source(model_dir, examples, seed: int) -> dict:
@@ -141,6 +161,7 @@ def _headline(card: dict | None) -> str:
 
 def show(args: argparse.Namespace) -> int:
     from reparse_tf.model.set_fingerprint import SET_PARSER_FILES
+    from reparse_tf.model.spectral_parser import SPECTRAL_PARSER_FILES
     from reparse_tf.serving.default_models import BUILD_COMMAND, listing, packaged_dir
 
     rows = listing()
@@ -151,10 +172,13 @@ def show(args: argparse.Namespace) -> int:
         state = f"{r['bytes'] / 1e6:.1f} MB; {_headline(r['card'])}" if r["present"] else \
             f"not packaged (build it: {BUILD_COMMAND})"
         print(f"{r['task']:<10} {state}")
-    set_meta = packaged_dir("parse") / SET_PARSER_FILES[1]
-    if set_meta.is_file():   # the set parser ships beside the parse model (`reparse parse --set`)
-        card = json.loads(set_meta.read_text())["card"]
-        s = card["rows"]["set_fingerprint"]["summary"]
-        print(f"{'parse --set':<10} sets of {card['set_size']}; fold {card['fold']}, {len(card['test_gms'])} unseen "
-              f"GMs: " + ", ".join(f"{k} {s[k]:.3f}" for k in ("continuous_l1", "discrete_f1", "loss_f1")))
+    # the companions that ship beside the parse model (`reparse parse --set`, `reparse parse --spectral`)
+    for flag, meta_file, row, what in (("--set", SET_PARSER_FILES[1], "set_fingerprint", "sets of {set_size}"),
+                                       ("--spectral", SPECTRAL_PARSER_FILES[1], "spectral_peer_2d", "per image")):
+        path = packaged_dir("parse") / meta_file
+        if path.is_file():
+            card = json.loads(path.read_text())["card"]
+            s = card["rows"][row]["summary"]
+            print(f"{'parse ' + flag:<16} {what.format(**card)}; fold {card['fold']}, {len(card['test_gms'])} unseen "
+                  f"GMs: " + ", ".join(f"{k} {s[k]:.3f}" for k in ("continuous_l1", "discrete_f1", "loss_f1")))
     return 0

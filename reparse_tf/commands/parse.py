@@ -17,6 +17,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="read each folder as a set of images of one generator (the set fingerprint: what every image "
                         "shares; needs a set parser beside the model, as the packaged default has, and at least "
                         "its set size of images per folder); implies --per-folder")
+    p.add_argument("--spectral", action="store_true",
+                   help="answer per image with the spectral parser (the image's spectral features, 2-D residual "
+                        "spectrum included, into linear heads; needs one beside the model, as the packaged default "
+                        "has): on the built-in zoo it reads the architecture better than the network (README, "
+                        "Results)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument("--batch-size", type=int, default=64)
     p.set_defaults(func=run)
@@ -31,7 +36,16 @@ def run(args: argparse.Namespace) -> int:
     from reparse_tf.serving.parse_output import confidence_text, parse_records, value_text
 
     args.model = resolve_model(args.model, "parse")
-    if args.as_set:   # the set parser answers alone: the network is not loaded
+    if args.as_set and args.spectral:
+        print("reparse parse: error: --set and --spectral are two parsers: choose one", file=sys.stderr)
+        return 2
+    if args.spectral:   # the spectral parser answers alone: the network is not loaded
+        from reparse_tf.data.schema import load_schema
+        from reparse_tf.model.spectral_parser import SpectralParser
+
+        parser, set_parser = SpectralParser.load(args.model), None
+        schema, image_size = load_schema(), parser.image_size
+    elif args.as_set:   # the set parser answers alone: the network is not loaded
         from reparse_tf.data.schema import load_schema
         from reparse_tf.model.set_fingerprint import SetParser
 

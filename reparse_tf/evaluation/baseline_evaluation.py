@@ -47,10 +47,12 @@ def evaluate_baselines(examples_dir: str | Path, fold: int, out_dir: str | Path,
                        names: tuple[str, ...] = DEFAULT_BASELINES,
                        seed: int = 0, copy_draws: int = 20, peer_images_per_gm: int = 100,
                        validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
-                       max_train_gms: int | None = None, test: dict[str, np.ndarray] | None = None) -> dict[str, dict]:
+                       max_train_gms: int | None = None, test: dict[str, np.ndarray] | None = None,
+                       keep: dict | None = None) -> dict[str, dict]:
     """``{baseline: result}`` for fold ``fold`` of an examples dir (cached in ``out_dir``);
     ``max_train_gms``: fit on a family-stratified subset of the fitted GMs (learning curve); ``test``:
-    the fold's test arrays when the caller has loaded them already (read from ``examples_dir`` otherwise)."""
+    the fold's test arrays when the caller has loaded them already (read from ``examples_dir`` otherwise);
+    ``keep``: receives each spectral peer fitted here (not those read from the cache) and the normaliser."""
     unknown = [n for n in names if n not in BASELINES]
     if unknown:
         raise ValueError(f"unknown baselines {unknown}; known: {', '.join(BASELINES)}")
@@ -94,8 +96,10 @@ def evaluate_baselines(examples_dir: str | Path, fold: int, out_dir: str | Path,
             extra["draws"] = copy_draws
             extra["draw_summaries"] = [d["summary"] for d in draws]
         else:
-            r, extra = _spectral_peer(examples_dir, fit_gms, normalizer, test, score, peer_images_per_gm, seed,
-                                      PEER_CELLS[name])
+            r, extra, peer = _spectral_peer(examples_dir, fit_gms, normalizer, test, score, peer_images_per_gm,
+                                            seed, PEER_CELLS[name])
+            if keep is not None:
+                keep[name], keep["normalizer"] = peer, normalizer
         r = {**r, **common, **extra, "variant": name, "seconds": time.perf_counter() - t0}
         write_json(out_dir / name / "result.json", r, indent=1, strict=False)
         results[name] = r
@@ -120,7 +124,7 @@ def model_baselines(meta: dict, examples_dir: str | Path, fold: int, out_dir: st
 
 
 def _spectral_peer(examples_dir, fit_gms, normalizer, test, score, per_gm: int, seed: int, cells: int = 0
-                   ) -> tuple[dict, dict]:
+                   ) -> tuple[dict, dict, object]:
     from reparse_tf.evaluation.spectral_peer import SpectralPeer, spectral_features
 
     schema = load_schema()
@@ -136,5 +140,33 @@ def _spectral_peer(examples_dir, fit_gms, normalizer, test, score, per_gm: int, 
     heldin = score_predictions(cont, heldin_c, disc, heldin_d, {"gm": gms, "gm_type": train["gm_type"][keep],
                                                                   "content": train["content"][keep]},
                                None, schema, seed, n_images=())["summary"]
-    return score(pred_c, pred_d, probs, per_gm_constant=False), {"chosen": peer.chosen, "heldin_summary": heldin,
-                                          "train_images": int(len(images))}
+    return (score(pred_c, pred_d, probs, per_gm_constant=False),
+            {"chosen": peer.chosen, "heldin_summary": heldin, "train_images": int(len(images))}, peer)
+
+
+def build_spectral_parser(examples_dir: str | Path, fold: int, out_dir: str | Path, seed: int = 0,
+                          validation_fraction: float = DEFAULT_VALIDATION_FRACTION):
+    """Fit the spectral parser (``spectral_peer_2d``) on ``fold``'s fitted GMs of an ingested zoo (validation GMs
+    carved as a training preset with ``validation_fraction`` does, so it fits the same GMs as the parse model),
+    measure it on the fold's unseen test GMs beside the constant and the family oracle, and save it with that
+    card into ``out_dir`` (:data:`~reparse_tf.model.spectral_parser.SPECTRAL_PARSER_FILES`); returns it."""
+    import tempfile
+
+    from reparse_tf.evaluation.metrics import per_parameter_headline
+    from reparse_tf.model.spectral_parser import CELLS, SpectralParser
+
+    names = ("spectral_peer_2d", "constant", "family_oracle")
+    assert PEER_CELLS[names[0]] == CELLS
+    keep: dict = {}
+    with tempfile.TemporaryDirectory() as scores:   # fitted afresh: the cache would not hold the peer
+        results = evaluate_baselines(examples_dir, fold, scores, names, seed, validation_fraction=validation_fraction,
+                                     keep=keep)
+    first = results[names[0]]
+    card = {"examples": str(examples_dir), "fold": fold, "fit_gms": first["train_gms"],
+            "test_gms": first["test_gms"], "n_test_images": first["n_test_images"],
+            "rows": {n: {"label": LABELS[n], "summary": r["summary"],
+                         "per_parameter": per_parameter_headline(r["metrics"])} for n, r in results.items()}}
+    image_size = int(np.asarray(load_examples(examples_dir, first["test_gms"][:1])["images"]).shape[1])
+    parser = SpectralParser(keep[names[0]], keep["normalizer"], CELLS, image_size, card)
+    parser.save(out_dir)
+    return parser

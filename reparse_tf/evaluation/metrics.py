@@ -137,6 +137,13 @@ def parsing_metrics(true_cont: np.ndarray, pred_cont: np.ndarray, true_disc: np.
     return {"continuous": cont, "discrete": disc, "summary": summary, "n": int(len(tc))}
 
 
+def per_parameter_headline(metrics: dict) -> dict[str, float | None]:
+    """One figure per parameter of :func:`parsing_metrics`' output: L1 of the continuous, macro F1 of the discrete
+    ones (what a model card lists)."""
+    return {**{n: m["l1"] for n, m in metrics["continuous"].items()},
+            **{n: m["f1"] for n, m in metrics["discrete"].items()}}
+
+
 def format_mean_std(cell: dict) -> str:
     """``"mean ± std"`` of a :func:`mean_std` cell for tables (``n/a`` without values)."""
     return "n/a" if cell.get("mean") is None else f"{cell['mean']:.3f} ± {cell['std']:.3f}"

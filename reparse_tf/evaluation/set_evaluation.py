@@ -25,7 +25,7 @@ from reparse_tf.data.folds import DEFAULT_VALIDATION_FRACTION, fold_gms, twin_gr
 from reparse_tf.data.schema import MinMaxNormalizer, load_schema, split_labels
 from reparse_tf.evaluation import baselines as B
 from reparse_tf.evaluation.aggregation import aggregate_gm
-from reparse_tf.evaluation.metrics import parsing_metrics
+from reparse_tf.evaluation.metrics import parsing_metrics, per_parameter_headline
 from reparse_tf.evaluation.parsing_evaluation import per_gm_scores, subsample_per_gm
 from reparse_tf.evaluation.spectral_peer import SpectralPeer
 from reparse_tf.model.set_fingerprint import ImageCache, SetParser, draw_sets
@@ -47,9 +47,7 @@ def _score(true_c: np.ndarray, pred_c: np.ndarray, true_d: np.ndarray, pred_d: n
     """Summary, per-parameter figures and per-GM scores (``"<fold>/<gm>"``, for paired tests) of set predictions."""
     metrics = parsing_metrics(true_c, pred_c, true_d, pred_d, schema, slope=False)
     per_gm = {f"{fold}/{g}": v for g, v in per_gm_scores(true_c, pred_c, true_d, pred_d, set_gms, schema).items()}
-    return {"summary": metrics["summary"], "per_parameter": {
-        **{n: m["l1"] for n, m in metrics["continuous"].items()},
-        **{n: m["f1"] for n, m in metrics["discrete"].items()}}, "per_gm": per_gm}
+    return {"summary": metrics["summary"], "per_parameter": per_parameter_headline(metrics), "per_gm": per_gm}
 
 
 def evaluate_fold(cache: ImageCache, data: dict[str, np.ndarray], labels, folds: dict[str, int], fold: int,

@@ -15,7 +15,9 @@ training GMs (an image-level split would reward memorising GMs). numpy / scipy /
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
@@ -225,3 +227,28 @@ class SpectralPeer:
             probs.append(p)
         disc = np.stack([p.argmax(axis=1) for p in probs], axis=1)
         return cont, disc, probs
+
+
+def save_peer(directory: str | Path, files: tuple[str, str], peer: SpectralPeer, meta: dict) -> Path:
+    """Write a fitted peer's coefficients (``files[0]``, plain arrays: no pickle) and ``meta`` with its ``chosen``
+    regularisation (``files[1]``, JSON) into ``directory``, each under a temporary name renamed when complete."""
+    from reparse_tf.serving.artifacts import write_json
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f".{files[0]}.tmp.npz"
+    np.savez(tmp, **peer.to_arrays())
+    tmp.replace(directory / files[0])
+    write_json(directory / files[1], {**meta, "chosen": peer.chosen}, indent=1, strict=False)
+    return directory
+
+
+def load_peer(directory: str | Path, files: tuple[str, str], what: str) -> tuple[SpectralPeer, dict]:
+    """``(peer, meta)`` written by :func:`save_peer`; a missing file is an error naming ``what`` and the file."""
+    directory = Path(directory)
+    missing = [f for f in files if not (directory / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{directory}: no {what} ({', '.join(missing)} missing)")
+    meta = json.loads((directory / files[1]).read_text())
+    with np.load(directory / files[0], allow_pickle=False) as z:
+        return SpectralPeer.from_arrays(dict(z), meta.get("chosen")), meta

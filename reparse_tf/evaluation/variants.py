@@ -28,6 +28,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
                          "overrides": {"encoder": "spectral"}},
     "dropout": {"parser": "two", "fingerprint": True, "backbone": "fen", "random_gt": False,
                 "overrides": {"dropout": 0.5}},
+    # against the content shortcut: a gradient-reversed content classifier on the embedding
+    "content_adversary": {"parser": "two", "fingerprint": True, "backbone": "fen", "random_gt": False,
+                          "overrides": {"content_adversary": 1.0}},
+    # training length: three times the epochs, stopped early and selected on the validation GMs
+    "long_training": {"parser": "two", "fingerprint": True, "backbone": "fen", "random_gt": False,
+                      "overrides": {"epochs": 12, "patience": 3}},
     # the same method under a fixed speed setting (the cpu preset's before it was measured per machine):
     # parsing metrics must not depend on the dtype / XLA choice
     "full_bf16_xla": {"parser": "two", "fingerprint": True, "backbone": "fen", "random_gt": False,
@@ -43,6 +49,8 @@ LABELS = {"full": "Full method (FEN + PN)", "random_gt": "Random ground truth", 
           "one_parser": "One parser", "cnn": "CNN backbone", "family_clusters": "Full, one cluster per family",
           "balanced_loss": "Full, balanced loss terms", "family_balanced": "Full, family clusters + balanced loss",
           "spectral_encoder": "Full, spectral encoder", "dropout": "Full, dropout 0.5 on the embedding",
+          "content_adversary": "Full, content adversary (gradient reversal)",
+          "long_training": "Full, 12 epochs, early stopping on validation GMs",
           "full_bf16_xla": "Full, mixed_bfloat16 + XLA (fixed speed setting)",
           "full_bf16": "Full, mixed_bfloat16, XLA off (fixed speed setting)",
           "full_float32": "Full, float32, XLA off (fixed speed setting)",

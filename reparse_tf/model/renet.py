@@ -11,6 +11,7 @@ from __future__ import annotations
 import keras
 
 from reparse_tf.data.schema import HyperparameterSchema, load_schema
+from reparse_tf.model import content_adversary
 from reparse_tf.model.fen import DnCNN
 from reparse_tf.model.fingerprint_losses import FingerprintConstraints, default_window
 from reparse_tf.model.parsers import (
@@ -27,7 +28,7 @@ BACKBONES = ("fen", "cnn")
 
 def build_model(preset: str | Preset = "tiny", parser: str = "two", fingerprint: bool = True,
                 backbone: str = "fen", schema: HyperparameterSchema | None = None,
-                dtype_policy: str | None = None) -> keras.Model:
+                dtype_policy: str | None = None, n_contents: int = 0) -> keras.Model:
     """Build the (uncompiled) parsing model.
 
     Args:
@@ -37,6 +38,8 @@ def build_model(preset: str | Preset = "tiny", parser: str = "two", fingerprint:
             the parsing loss only).
         backbone: "fen" (DnCNN FEN + PN encoder) or "cnn" (ResNet-18-style on the image, no FEN).
         dtype_policy: overrides the preset's policy ("float32" / "mixed_bfloat16").
+        n_contents: contents among the training images; with the preset's ``content_adversary`` > 0 the
+            model gets a ``content_adversary`` output (training only: nothing reads it at inference).
     """
     preset = get_preset(preset)
     schema = schema or load_schema()
@@ -55,6 +58,9 @@ def build_model(preset: str | Preset = "tiny", parser: str = "two", fingerprint:
     else:
         features = resnet18_features(x, preset.cnn_width, preset.feature_dim, dtype)
     outputs = parsing_heads(features, parser, preset.parser_dim, schema, dtype)
+    if preset.content_adversary > 0:
+        outputs[content_adversary.OUTPUT] = content_adversary.content_adversary_head(
+            features, n_contents, preset.parser_dim, preset.content_adversary, dtype)
     return keras.Model(image, outputs, name=f"reparse_{backbone}_{parser}")
 
 
@@ -64,6 +70,9 @@ def compile_model(model: keras.Model, parser: str, class_weights, preset: str | 
     preset = get_preset(preset)
     losses, weights = parsing_losses(parser, class_weights, preset.gamma, schema, preset.class_weight_norm,
                                      preset.continuous_weight)
+    if content_adversary.OUTPUT in model.output_names:  # weighted as one parsing term; the reversal scales it
+        losses[content_adversary.OUTPUT] = content_adversary.content_adversary_loss()
+        weights[content_adversary.OUTPUT] = float(preset.gamma)
     full = {name: losses.get(name) for name in model.output_names}
     full_w = {name: weights.get(name, 0.0) for name in model.output_names}
     model.compile(optimizer=keras.optimizers.Adam(preset.learning_rate), loss=full, loss_weights=full_w,

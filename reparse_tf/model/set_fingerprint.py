@@ -20,7 +20,6 @@ numpy / scipy / scikit-learn only.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +30,8 @@ from reparse_tf.evaluation.spectral_peer import (
     SpectralPeer,
     azimuthal_average,
     high_pass,
+    load_peer,
+    save_peer,
     spectral_features,
     spectrum_cells,
 )
@@ -144,30 +145,15 @@ class SetParser:
                    normalizer, int(cache.residual.shape[1]))
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``SET_PARSER_FILES`` into ``directory`` (coefficients as plain arrays; each file under a temporary
-        name, renamed when complete)."""
-        from reparse_tf.serving.artifacts import write_json
-
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / f".{SET_PARSER_FILES[0]}.tmp.npz"
-        np.savez(tmp, **self.peer.to_arrays())
-        tmp.replace(directory / SET_PARSER_FILES[0])
-        meta = {"set_size": self.set_size, "with_image_spectra": self.with_image_spectra, "chosen": self.peer.chosen,
-                "normalizer": self.normalizer.to_json() if self.normalizer else None, "image_size": self.image_size,
-                "card": self.card}
-        write_json(directory / SET_PARSER_FILES[1], meta, indent=1, strict=False)
-        return directory
+        """Write ``SET_PARSER_FILES`` into ``directory`` (:func:`~reparse_tf.evaluation.spectral_peer.save_peer`)."""
+        return save_peer(directory, SET_PARSER_FILES, self.peer,
+                         {"set_size": self.set_size, "with_image_spectra": self.with_image_spectra,
+                          "normalizer": self.normalizer.to_json() if self.normalizer else None,
+                          "image_size": self.image_size, "card": self.card})
 
     @classmethod
     def load(cls, directory: str | Path) -> SetParser:
-        directory = Path(directory)
-        missing = [f for f in SET_PARSER_FILES if not (directory / f).is_file()]
-        if missing:
-            raise FileNotFoundError(f"{directory}: no set parser ({', '.join(missing)} missing)")
-        meta = json.loads((directory / SET_PARSER_FILES[1]).read_text())
-        with np.load(directory / SET_PARSER_FILES[0], allow_pickle=False) as z:
-            peer = SpectralPeer.from_arrays(dict(z), meta.get("chosen"))
+        peer, meta = load_peer(directory, SET_PARSER_FILES, "set parser")
         norm = MinMaxNormalizer.from_json(meta["normalizer"]) if meta.get("normalizer") else None
         return cls(peer, int(meta["set_size"]), bool(meta["with_image_spectra"]), norm, int(meta["image_size"]),
                    meta.get("card") or {})

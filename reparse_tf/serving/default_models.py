@@ -51,10 +51,12 @@ def install(model_dir: str | Path, task: str, card: str | Path | None = None, ro
     tmp.mkdir(parents=True)
     from reparse_tf.model.residual_detector import RESIDUAL_DETECTOR_FILE
     from reparse_tf.model.set_fingerprint import SET_PARSER_FILES
+    from reparse_tf.model.spectral_parser import SPECTRAL_PARSER_FILES
 
-    # beside the JSON files (a set parser's .json among them): a parse model's set parser, a detect model's
-    # residual detector
-    arrays = [src / n for n in (SET_PARSER_FILES[0], RESIDUAL_DETECTOR_FILE) if (src / n).is_file()]
+    # beside the JSON files (the companions' .json among them): a parse model's set and spectral parsers, a
+    # detect model's residual detector
+    arrays = [src / n for n in (SET_PARSER_FILES[0], SPECTRAL_PARSER_FILES[0], RESIDUAL_DETECTOR_FILE)
+              if (src / n).is_file()]
     for f in [src / "model.keras", *sorted(src.glob("*.json")), *arrays]:
         if f.name not in _SKIP:
             shutil.copy2(f, tmp / f.name)
@@ -69,18 +71,17 @@ def install(model_dir: str | Path, task: str, card: str | Path | None = None, ro
     return dest
 
 
-def install_set_parser(set_parser_dir: str | Path, root: str | Path | None = None) -> Path:
-    """Copy a saved set parser (``SET_PARSER_FILES``) beside the packaged parse model, each file under a temporary
-    name and renamed when complete. The parse model must be there: ``install(..., "parse")`` replaces its folder,
-    set parser included, so the set parser goes in after it."""
-    from reparse_tf.model.set_fingerprint import SET_PARSER_FILES
-
+def install_beside_parse(src_dir: str | Path, files: tuple[str, ...], root: str | Path | None = None) -> Path:
+    """Copy a saved companion parser of the parse model (``files`` of ``src_dir``: the set parser's
+    ``SET_PARSER_FILES``, the spectral parser's ``SPECTRAL_PARSER_FILES``) beside the packaged parse model, each
+    file under a temporary name and renamed when complete. The parse model must be there: ``install(...,
+    "parse")`` replaces its folder, companions included, so they go in after it."""
     dest = packaged_dir("parse", root)
     if not (dest / "model.keras").is_file():
-        raise FileNotFoundError(f"{dest}: no packaged parse model to put the set parser beside (build it first)")
-    for name in SET_PARSER_FILES:
+        raise FileNotFoundError(f"{dest}: no packaged parse model to put {files[0]} beside (build it first)")
+    for name in files:
         tmp = dest / f".{name}.tmp"
-        shutil.copy2(Path(set_parser_dir) / name, tmp)
+        shutil.copy2(Path(src_dir) / name, tmp)
         tmp.replace(dest / name)
     return dest
 

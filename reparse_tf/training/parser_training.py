@@ -25,6 +25,7 @@ from reparse_tf.data.labels import LabelTable, read_labels
 from reparse_tf.data.manifest import has_manifest
 from reparse_tf.data.schema import HyperparameterSchema, load_schema, split_labels
 from reparse_tf.data.shard_images import select
+from reparse_tf.model import content_adversary
 from reparse_tf.model.renet import build_model, compile_model
 from reparse_tf.serving.artifacts import write_json
 from reparse_tf.targets.cluster_ground_truth import MAX_K, ClusterGroundTruth, compute_cluster_ground_truth
@@ -150,14 +151,16 @@ class ParsingDataset(keras.utils.PyDataset):
     """Batches of (uint8 images, targets dict) for the training GMs.
 
     Each epoch draws at most ``images_per_gm`` images per GM (all when None) and shuffles them.
+    ``extra_targets``: per-image targets of outputs beyond the parsing heads (the content adversary's).
     Outputs without a loss get zero targets (Keras needs one per output).
     """
 
     def __init__(self, images: np.ndarray, gms: np.ndarray, cgt: ClusterGroundTruth, output_names: list[str],
-                 batch_size: int, images_per_gm: int | None = None, seed: int = 0, shuffle: bool = True):
+                 batch_size: int, images_per_gm: int | None = None, seed: int = 0, shuffle: bool = True,
+                 extra_targets: dict[str, np.ndarray] | None = None):
         super().__init__()
         self.images, self.gms = images, np.asarray(gms).astype(str)
-        self.targets = cgt.targets(self.gms)
+        self.targets = {**cgt.targets(self.gms), **(extra_targets or {})}
         self.output_names = list(output_names)
         self.batch_size, self.images_per_gm, self.shuffle = int(batch_size), images_per_gm, shuffle
         self.rng = np.random.default_rng(seed)
@@ -305,6 +308,9 @@ def train(examples_dir: str | Path, cluster_gt_dir: str | Path | None, fold: int
                                            max_k=max_k, normalizer_gms=normalizer_gms)
         cgt.save(out / "cluster_gt")
 
+    train_mask = np.isin(gm_col, train_gms)
+    # the content adversary's classes: the contents of the fitted GMs' images
+    contents = sorted(set(np.asarray(arrays["content"]).astype(str)[train_mask])) if p.content_adversary else []
     keras.utils.set_random_seed(seed)
     ckpt, done = last_checkpoint(ckpt_dir) if resume else (None, 0)
     with _distribution_scope():
@@ -312,12 +318,14 @@ def train(examples_dir: str | Path, cluster_gt_dir: str | Path | None, fold: int
             model = keras.saving.load_model(ckpt)
             print(f"resuming from {ckpt} (epoch {done})")
         else:
-            model = build_model(p, parser=parser, fingerprint=fingerprint, backbone=backbone, schema=schema)
+            model = build_model(p, parser=parser, fingerprint=fingerprint, backbone=backbone, schema=schema,
+                                n_contents=len(contents))
             compile_model(model, parser, cgt.class_weights, p, schema=schema)
-    train_mask = np.isin(gm_col, train_gms)
     images = arrays["images"] if train_mask.all() else select(arrays["images"], train_mask)
+    extra = {content_adversary.OUTPUT: np.searchsorted(
+        contents, np.asarray(arrays["content"]).astype(str)[train_mask]).astype(np.int32)} if contents else None
     data = ParsingDataset(images, gm_col[train_mask], cgt, model.output_names, p.batch_size,
-                          p.images_per_gm, seed=seed + done)
+                          p.images_per_gm, seed=seed + done, extra_targets=extra)
     n_per_epoch = len(data.index)
     heldin, validation = diagnostic_samples(arrays, gm_col, cgt, val_gms, seed)
     callbacks = [ParsingDiagnostics(heldin, validation, schema=schema),
@@ -362,7 +370,8 @@ def train(examples_dir: str | Path, cluster_gt_dir: str | Path | None, fold: int
                                           for m, q in enumerate(schema.discrete)},
                         "source": str(cluster_gt_dir) if cluster_gt_dir is not None else str(out / "cluster_gt")},
             "examples_dir": str(examples_dir), "backend": keras.backend.backend(),
-            "images_per_epoch": n_per_epoch, "train_seconds_this_run": round(seconds, 2), "readout": readout}
+            "images_per_epoch": n_per_epoch, "train_seconds_this_run": round(seconds, 2), "readout": readout,
+            "content_adversary_contents": contents}
     write_json(out / "parser_meta.json", meta)
     print(f"model written to {out} (model.keras, parser_meta.json, history.json, checkpoints/)")
     return out

@@ -56,6 +56,9 @@ class Preset:
         synthetic_attacks: untrained adversarial-attack generators whose perturbations of the real training
             images join the detector's generated training images (0: none;
             ``reparse_tf.training.synthetic_attacks``).
+        content_adversary: reversal scale of a content classifier on the embedding
+            (``reparse_tf.model.content_adversary``; 0: none). The encoder is trained to make the training
+            images' content unreadable, the shortcut by which a parser names its training GMs.
         residual_detector: fit the residual detector (steganalysis co-occurrences + spectral features,
             ``reparse_tf.model.residual_detector``) beside the detection network; the detect model's answer
             is the mean of the two probabilities.
@@ -93,6 +96,7 @@ class Preset:
     classifier_epochs: int | None = None
     classifier_fingerprint_weight: float = 0.0
     synthetic_attacks: int = 0
+    content_adversary: float = 0.0
     residual_detector: bool = True
 
     def to_json(self) -> dict:

@@ -31,6 +31,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # against the content shortcut: a gradient-reversed content classifier on the embedding
     "content_adversary": {"parser": "two", "fingerprint": True, "backbone": "fen", "random_gt": False,
                           "overrides": {"content_adversary": 1.0}},
+    "content_adversary_x10": {"parser": "two", "fingerprint": True, "backbone": "fen", "random_gt": False,
+                              "overrides": {"content_adversary": 10.0}},
     # training length: three times the epochs, stopped early and selected on the validation GMs
     "long_training": {"parser": "two", "fingerprint": True, "backbone": "fen", "random_gt": False,
                       "overrides": {"epochs": 12, "patience": 3}},
@@ -49,7 +51,8 @@ LABELS = {"full": "Full method (FEN + PN)", "random_gt": "Random ground truth", 
           "one_parser": "One parser", "cnn": "CNN backbone", "family_clusters": "Full, one cluster per family",
           "balanced_loss": "Full, balanced loss terms", "family_balanced": "Full, family clusters + balanced loss",
           "spectral_encoder": "Full, spectral encoder", "dropout": "Full, dropout 0.5 on the embedding",
-          "content_adversary": "Full, content adversary (gradient reversal)",
+          "content_adversary": "Full, content adversary (gradient reversal x1)",
+          "content_adversary_x10": "Full, content adversary (gradient reversal x10)",
           "long_training": "Full, 12 epochs, early stopping on validation GMs",
           "full_bf16_xla": "Full, mixed_bfloat16 + XLA (fixed speed setting)",
           "full_bf16": "Full, mixed_bfloat16, XLA off (fixed speed setting)",

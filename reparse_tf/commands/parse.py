@@ -20,8 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--spectral", action="store_true",
                    help="answer per image with the spectral parser (the image's spectral features, 2-D residual "
                         "spectrum included, into linear heads; needs one beside the model, as the packaged default "
-                        "has): on the built-in zoo it reads the architecture better than the network (README, "
-                        "Results)")
+                        "has): on the built-in zoo level with the network's best configuration or ahead, and far "
+                        "better on the up-sampling type (README, Results)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument("--batch-size", type=int, default=64)
     p.set_defaults(func=run)

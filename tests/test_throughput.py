@@ -84,22 +84,48 @@ def test_speed_settings_are_measured_once_per_machine_and_cached(tmp_path, monke
 
     preset = get_preset("cpu")
     assert preset.tune
-    first = choose_speed_settings(preset, machine, measure)
+    idle = {"load": lambda: 0.0, "rounds": 1}
+    first = choose_speed_settings(preset, machine, measure, **idle)
     assert (first["dtype_policy"], first["jit_compile"], first["cached"]) == ("mixed_bfloat16", True, False)
     assert len(calls) == 4
-    again = choose_speed_settings(preset, machine, measure)
+    again = choose_speed_settings(preset, machine, measure, **idle)
     assert again["cached"] and again["dtype_policy"] == "mixed_bfloat16" and len(calls) == 4
     saved = json.loads((tmp_path / hardware.TUNING_FILE).read_text())
     assert list(saved.values())[0]["rates"]["mixed_bfloat16/xla"] == 80.0
     # another network shape is another measurement
-    choose_speed_settings(preset.with_overrides(fen_width=32), machine, measure)
+    choose_speed_settings(preset.with_overrides(fen_width=32), machine, measure, **idle)
     assert len(calls) == 8
     # a preset without tune keeps its own fields and measures nothing
-    fixed = choose_speed_settings(get_preset("tiny"), machine, measure)
+    fixed = choose_speed_settings(get_preset("tiny"), machine, measure, **idle)
     assert (fixed["dtype_policy"], fixed["measured"], len(calls)) == ("float32", False, 8)
     tuned = hardware.tuned(preset.with_overrides(fen_width=32), log=None, machine=machine, measure=measure)
     assert len(calls) == 8   # cached
     assert (tuned.dtype_policy, tuned.jit_compile, tuned.tune) == ("mixed_bfloat16", True, False)
+
+
+def test_speed_settings_take_the_median_of_interleaved_rounds_and_a_busy_machine_is_not_cached(tmp_path,
+                                                                                                  monkeypatch):
+    monkeypatch.setenv("REPARSE_CACHE_DIR", str(tmp_path))
+    machine = Machine("test cpu", 2, frozenset({"avx2", "fma"}), 2000.0)
+    calls = []
+
+    def measure(preset, dtype, jit):   # XLA off is faster, except in one round disturbed by load
+        calls.append((dtype, jit))
+        disturbed = len(calls) == 2
+        return (10.0 if disturbed else 30.0) if not jit else 20.0
+
+    choice = choose_speed_settings(get_preset("cpu"), machine, measure, rounds=3, load=lambda: 0.2)
+    assert calls == [("float32", True), ("float32", False)] * 3   # interleaved
+    assert (choice["dtype_policy"], choice["jit_compile"], choice["rates"]["float32/no-xla"]) == ("float32", False,
+                                                                                                  30.0)
+    assert choose_speed_settings(get_preset("cpu"), machine, measure, rounds=3)["cached"]
+    # measured on a busy machine: used, not cached
+    busy = choose_speed_settings(get_preset("cpu").with_overrides(fen_width=32), machine, measure, rounds=1,
+                                 load=lambda: 1.5)
+    assert busy["measured"] and not busy["cached"] and busy["load_before"] == 1.5
+    again = choose_speed_settings(get_preset("cpu").with_overrides(fen_width=32), machine, measure, rounds=1,
+                                  load=lambda: 0.1)
+    assert not again["cached"]   # measured again
 
 
 def test_images_per_second_counts_every_call_after_the_warm_up():
@@ -116,3 +142,20 @@ def test_an_unwritable_cache_still_gives_a_choice(tmp_path, monkeypatch):
     machine = Machine("test cpu", 2, frozenset({"avx2", "fma"}), 2000.0)
     choice = choose_speed_settings(get_preset("cpu"), machine, lambda p, d, j: 2.0 if j else 1.0)
     assert (choice["dtype_policy"], choice["jit_compile"], choice["cached"]) == ("float32", True, False)
+
+
+def test_cpu_preset_speed_script_times_every_setting_against_the_old_one(tmp_path, monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / "cpu_preset_speed.py"
+    spec = importlib.util.spec_from_file_location("cpu_preset_speed", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(bench, "SETTINGS", bench.SETTINGS[:2])   # the baseline and one other: the logic, quickly
+    out = tmp_path / "speed.json"
+    assert bench.main(["--preset", "tiny", "--repeats", "1", "--min-seconds", "0", "--json", str(out)]) == 0
+    settings = json.loads(out.read_text())["settings"]
+    assert set(settings) == {label for label, *_ in bench.SETTINGS}
+    assert settings[bench.OLD]["ratio_to_old_median"] == 1.0
+    assert all(v["median_images_per_s"] > 0 for v in settings.values())

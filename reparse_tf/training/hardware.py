@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import platform
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from pathlib import Path
 #: bfloat16 must train at least this much faster than float32 to be chosen
 BF16_MARGIN = 1.05
 TUNING_FILE = "speed_settings.json"
+TUNING_ROUNDS = 3   # interleaved measurements of every candidate; the median decides
 #: preset fields that change the network's cost (the tuning cache key)
 SHAPE_FIELDS = ("image_size", "fen_depth", "fen_width", "encoder_filters", "encoder_pool", "encoder", "feature_dim",
                 "parser_dim", "batch_size")
@@ -192,9 +194,11 @@ def _key(machine: Machine, preset) -> str:
     import keras
 
     shape = {f: getattr(preset, f) for f in SHAPE_FIELDS}
-    # the candidates too: a choice cached before a setting became a candidate is measured again
+    # the candidates and rounds too: a choice cached before a setting became a candidate, or measured with fewer
+    # rounds, is measured again
     text = json.dumps([machine.processor, machine.cores, machine.accelerator, keras.backend.backend(),
-                       keras.__version__, shape, candidate_settings(machine)], sort_keys=True, default=str)
+                       keras.__version__, shape, candidate_settings(machine), TUNING_ROUNDS], sort_keys=True,
+                      default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
@@ -206,11 +210,23 @@ def measure_parser_rate(preset, dtype_policy: str, jit_compile: bool) -> float:
     return training_rate(*compiled_parser(p), steps=2, min_seconds=1.0)
 
 
+def busy_cores() -> float | None:
+    """The 1-minute load average (runnable processes) before a measurement, None where the OS has none."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
 def choose_speed_settings(preset, machine: Machine | None = None,
-                          measure: Callable[..., float] = measure_parser_rate, use_cache: bool = True) -> dict:
+                          measure: Callable[..., float] = measure_parser_rate, use_cache: bool = True,
+                          rounds: int = TUNING_ROUNDS, load: Callable[[], float | None] = busy_cores) -> dict:
     """``{"dtype_policy", "jit_compile", "rates", "machine", "cached"}`` for ``preset`` on this machine.
 
-    Presets without ``tune`` keep their own fields (nothing measured)."""
+    Every candidate is measured in ``rounds`` interleaved rounds and ranked by its median, so a burst of load
+    during one measurement does not decide. A machine already busy (load average at or above half its cores) gives
+    rates that say more about its other jobs than about the setting: the choice is used but not cached, and is
+    measured again next time. Presets without ``tune`` keep their own fields (nothing measured)."""
     machine = machine or this_machine()
     if not getattr(preset, "tune", False):
         return {"dtype_policy": preset.dtype_policy, "jit_compile": preset.jit_compile, "rates": {},
@@ -225,11 +241,20 @@ def choose_speed_settings(preset, machine: Machine | None = None,
             table = {}
         if key in table:
             return {**table[key], "cached": True}
-    rates = {s: measure(preset, *s) for s in candidate_settings(machine)}
+    before = load()
+    runs: dict[tuple[str, bool], list[float]] = {s: [] for s in candidate_settings(machine)}
+    for _ in range(max(int(rounds), 1)):
+        for s in runs:
+            runs[s].append(measure(preset, *s))
+    rates = {s: statistics.median(r) for s, r in runs.items()}
     dtype, jit = pick_fastest(rates)
     entry = {"dtype_policy": dtype, "jit_compile": jit, "measured": True, "machine": machine.describe(),
-             "rates": {f"{d}/{'xla' if j else 'no-xla'}": round(r, 1) for (d, j), r in rates.items()}}
-    if use_cache:
+             "rates": {f"{d}/{'xla' if j else 'no-xla'}": round(r, 1) for (d, j), r in rates.items()},
+             "rounds": max(int(rounds), 1), "load_before": before}
+    if before is not None and before >= machine.cores / 2:
+        print(f"[reparse] note: the machine was busy while the speed settings were measured (load {before:.1f} on "
+              f"{machine.cores} cores): using them this time, measuring again next time")
+    elif use_cache:
         from reparse_tf.serving.artifacts import write_json
 
         table[key] = entry

@@ -21,8 +21,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", default=None, help="RED layout root or examples dir to use instead of the zoo")
     p.add_argument("--folds", type=_ints, default=None, help="test folds, e.g. 0,1,2,3 (default all)")
     p.add_argument("--variants", default="full,random_gt,no_fingerprint,one_parser,cnn",
-                   help="comma-separated variants (default the paper's five; also family_clusters, balanced_loss, "
-                        "family_balanced; '' none)")
+                   help="comma-separated variants (default the paper's five; also the recipe ablations "
+                        "family_clusters, balanced_loss, family_balanced, spectral_encoder, dropout, "
+                        "content_adversary, content_adversary_x10, long_training and the fixed speed settings "
+                        "full_float32, full_bf16, full_bf16_xla, full_bf16_batch128; '' none)")
     p.add_argument("--baselines", default="constant,label_copy,family_oracle,spectral_peer",
                    help="comma-separated baselines scored on the same folds (default these four; also "
                         "spectral_peer_2d; '' none)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import keras
 import numpy as np
@@ -122,10 +123,30 @@ def test_speed_settings_take_the_median_of_interleaved_rounds_and_a_busy_machine
     # measured on a busy machine: used, not cached
     busy = choose_speed_settings(get_preset("cpu").with_overrides(fen_width=32), machine, measure, rounds=1,
                                  load=lambda: 1.5)
-    assert busy["measured"] and not busy["cached"] and busy["load_before"] == 1.5
+    assert busy["measured"] and not busy["cached"] and busy["busy_cores_before"] == 1.5
     again = choose_speed_settings(get_preset("cpu").with_overrides(fen_width=32), machine, measure, rounds=1,
                                   load=lambda: 0.1)
     assert not again["cached"]   # measured again
+
+
+def test_busy_cores_sees_other_work():
+    import threading
+    import time
+
+    idle = hardware.busy_cores(0.3)
+    if idle is None:
+        pytest.skip("no /proc/stat")
+    stop = time.perf_counter() + 1.0
+
+    def spin():
+        while time.perf_counter() < stop:
+            pass
+
+    worker = threading.Thread(target=spin)
+    worker.start()
+    busy = hardware.busy_cores(0.3)
+    worker.join()
+    assert 0.0 <= idle <= (os.cpu_count() or 1) and busy >= 0.5
 
 
 def test_images_per_second_counts_every_call_after_the_warm_up():

@@ -153,10 +153,9 @@ def build_spectral_parser(examples_dir: str | Path, fold: int, out_dir: str | Pa
     import tempfile
 
     from reparse_tf.evaluation.metrics import per_parameter_headline
-    from reparse_tf.model.spectral_parser import CELLS, SpectralParser
+    from reparse_tf.model.spectral_parser import SpectralParser
 
     names = ("spectral_peer_2d", "constant", "family_oracle")
-    assert PEER_CELLS[names[0]] == CELLS
     keep: dict = {}
     with tempfile.TemporaryDirectory() as scores:   # fitted afresh: the cache would not hold the peer
         results = evaluate_baselines(examples_dir, fold, scores, names, seed, validation_fraction=validation_fraction,
@@ -167,6 +166,6 @@ def build_spectral_parser(examples_dir: str | Path, fold: int, out_dir: str | Pa
             "rows": {n: {"label": LABELS[n], "summary": r["summary"],
                          "per_parameter": per_parameter_headline(r["metrics"])} for n, r in results.items()}}
     image_size = int(np.asarray(load_examples(examples_dir, first["test_gms"][:1])["images"]).shape[1])
-    parser = SpectralParser(keep[names[0]], keep["normalizer"], CELLS, image_size, card)
+    parser = SpectralParser(keep[names[0]], keep["normalizer"], PEER_CELLS[names[0]], image_size, card)
     parser.save(out_dir)
     return parser

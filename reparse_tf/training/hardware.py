@@ -210,12 +210,26 @@ def measure_parser_rate(preset, dtype_policy: str, jit_compile: bool) -> float:
     return training_rate(*compiled_parser(p), steps=2, min_seconds=1.0)
 
 
-def busy_cores() -> float | None:
-    """The 1-minute load average (runnable processes) before a measurement, None where the OS has none."""
+def busy_cores(interval: float = 0.5) -> float | None:
+    """Cores busy with other work right now: the non-idle share of the CPU time in ``/proc/stat`` over ``interval``
+    seconds, times the core count (the caller sleeps meanwhile, so it is other processes' work; a load average would
+    still count the caller's own last minute). None where there is no ``/proc/stat``."""
+    import time
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            ticks = [int(v) for v in f.readline().split()[1:9]]   # user .. steal; guest time is inside user
+        return ticks[3] + ticks[4], sum(ticks)   # idle + iowait, all
+
     try:
-        return os.getloadavg()[0]
-    except (AttributeError, OSError):
+        idle0, total0 = sample()
+        time.sleep(interval)
+        idle1, total1 = sample()
+    except (OSError, ValueError, IndexError):
         return None
+    if total1 <= total0:
+        return None
+    return (1.0 - (idle1 - idle0) / (total1 - total0)) * (os.cpu_count() or 1)
 
 
 def choose_speed_settings(preset, machine: Machine | None = None,
@@ -224,7 +238,7 @@ def choose_speed_settings(preset, machine: Machine | None = None,
     """``{"dtype_policy", "jit_compile", "rates", "machine", "cached"}`` for ``preset`` on this machine.
 
     Every candidate is measured in ``rounds`` interleaved rounds and ranked by its median, so a burst of load
-    during one measurement does not decide. A machine already busy (load average at or above half its cores) gives
+    during one measurement does not decide. A machine already busy (other work on half its cores or more) gives
     rates that say more about its other jobs than about the setting: the choice is used but not cached, and is
     measured again next time. Presets without ``tune`` keep their own fields (nothing measured)."""
     machine = machine or this_machine()
@@ -250,9 +264,9 @@ def choose_speed_settings(preset, machine: Machine | None = None,
     dtype, jit = pick_fastest(rates)
     entry = {"dtype_policy": dtype, "jit_compile": jit, "measured": True, "machine": machine.describe(),
              "rates": {f"{d}/{'xla' if j else 'no-xla'}": round(r, 1) for (d, j), r in rates.items()},
-             "rounds": max(int(rounds), 1), "load_before": before}
+             "rounds": max(int(rounds), 1), "busy_cores_before": before}
     if before is not None and before >= machine.cores / 2:
-        print(f"[reparse] note: the machine was busy while the speed settings were measured (load {before:.1f} on "
+        print(f"[reparse] note: the machine was busy while the speed settings were measured ({before:.1f} of "
               f"{machine.cores} cores): using them this time, measuring again next time")
     elif use_cache:
         from reparse_tf.serving.artifacts import write_json

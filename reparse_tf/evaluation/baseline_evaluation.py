@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from reparse_tf.data.folds import DEFAULT_VALIDATION_FRACTION, fold_gms
-from reparse_tf.data.manifest import has_manifest
+from reparse_tf.data.manifest import has_manifest, read_manifest
 from reparse_tf.data.schema import MinMaxNormalizer, load_schema, split_labels
 from reparse_tf.evaluation import baselines as B
 from reparse_tf.evaluation.parsing_evaluation import load_examples, score_predictions, subsample_per_gm
@@ -165,7 +165,7 @@ def build_spectral_parser(examples_dir: str | Path, fold: int, out_dir: str | Pa
             "test_gms": first["test_gms"], "n_test_images": first["n_test_images"],
             "rows": {n: {"label": LABELS[n], "summary": r["summary"],
                          "per_parameter": per_parameter_headline(r["metrics"])} for n, r in results.items()}}
-    image_size = int(np.asarray(load_examples(examples_dir, first["test_gms"][:1])["images"]).shape[1])
+    image_size = int(read_manifest(examples_dir)["image_size"])
     parser = SpectralParser(keep[names[0]], keep["normalizer"], PEER_CELLS[names[0]], image_size, card)
     parser.save(out_dir)
     return parser

@@ -259,3 +259,35 @@ def test_benchmark_cli_rejects_counts_below_one(tmp_path, capsys, flag):
         main(["benchmark", "--out", str(tmp_path / "bench"), flag, "0"])
     assert err.value.code == 2 and f"{flag}: must be at least 1, got 0" in capsys.readouterr().err
     assert not (tmp_path / "bench").exists()
+
+
+def test_pooled_runs_compare_per_gm_means_over_the_runs(tmp_path, capsys):
+    """Each row's per-GM score is its mean over the runs, on the GMs every run scored; the paired test then sees
+    one pair per GM (a method better by 0.05 in both runs on 10 GMs is better, p < 0.05)."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("pooled_runs",
+                                                  Path(__file__).parents[1] / "benchmarks" / "pooled_runs.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rng = np.random.default_rng(0)
+    runs = []
+    for r in range(2):
+        base = {f"0/gm{i}": rng.random(3) for i in range(10 + r)}   # gm10 only in the second run
+        per_gm = {"a": {g: {"continuous_l1": v[0] - 0.05, "discrete_accuracy": v[1], "loss_accuracy": v[2]}
+                        for g, v in base.items()},
+                  "b": {g: {"continuous_l1": v[0], "discrete_accuracy": v[1], "loss_accuracy": v[2]}
+                        for g, v in base.items()}}
+        path = tmp_path / f"run{r}.json"
+        path.write_text(json.dumps({"per_gm": per_gm}))
+        runs.append(path)
+    pooled = bench.mean_over_runs([json.loads(p.read_text()) for p in runs], "a")
+    assert sorted(pooled) == [f"0/gm{i}" for i in range(10)]
+    out = tmp_path / "pooled.json"
+    assert bench.main([*map(str, runs), "--pairs", "a:b", "--json", str(out)]) == 0
+    test = json.loads(out.read_text())["tests"]["a - b"]
+    assert test["continuous_l1"]["n"] == 10 and abs(test["continuous_l1"]["mean_diff"] + 0.05) < 1e-9
+    assert test["continuous_l1"]["better"] is True and test["discrete_accuracy"]["p_value"] == 1.0
+    assert "| a - b |" in capsys.readouterr().out

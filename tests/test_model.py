@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL_FILES = ["model/fingerprint_losses.py", "model/fen.py", "model/parsers.py", "model/renet.py",
                "training/presets.py", "training/parser_training.py", "serving/inference.py",
                "targets/cluster_ground_truth.py", "training/readout.py", "evaluation/spectral_peer.py",
-               "model/content_adversary.py"]
+               "model/content_adversary.py", "model/batch_norm.py"]
 
 
 @pytest.mark.parametrize("name", MODEL_FILES)
@@ -30,8 +30,10 @@ def test_model_modules_import_no_tensorflow(name):
             mods = [node.module or ""]
         for m in mods:
             assert not m.startswith("tensorflow"), f"{name} imports {m}"
-            exempt = name == "training/parser_training.py"  # imports its TF edge modules lazily, on TF only
-            assert m not in ("reparse_tf.data.examples", "reparse_tf.training.distribution") or exempt, m
+            # these import their TF edge modules lazily, on the TF backend only
+            exempt = name in ("training/parser_training.py", "model/batch_norm.py")
+            assert m not in ("reparse_tf.data.examples", "reparse_tf.training.distribution",
+                             "reparse_tf.model.batch_norm_tf") or exempt, m
 
 
 def _batch(n=16, seed=0):
@@ -117,6 +119,46 @@ def test_gradient_reversal_is_the_identity_forward_and_negates_the_gradient_back
     np.testing.assert_allclose(y.numpy(), x.numpy())
     np.testing.assert_allclose(tape.gradient(loss, x).numpy(), [[-0.5, -1.0, -1.5]])
     assert GradientReversal.from_config(layer.get_config()).scale == 0.5
+
+
+@pytest.mark.parametrize("dtype", ["float32", "mixed_bfloat16"])
+def test_fused_batch_norm_computes_what_keras_batch_norm_does(dtype):
+    """Forward (training and inference), gradients and moving statistics equal Keras' layer's; the fused kernel
+    is what runs (one FusedBatchNormV3 op instead of the composite), and ``fused_kernel(False)`` builds the
+    composite."""
+    import keras
+    import tensorflow as tf
+
+    from reparse_tf.model.batch_norm import FusedBatchNormalization, fused_kernel
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(2.0, 3.0, (4, 8, 8, 5)).astype(np.float32))
+    upstream = tf.constant(rng.normal(size=(4, 8, 8, 5)).astype(np.float32))
+    with fused_kernel(False):
+        composite = FusedBatchNormalization(momentum=0.9, dtype=dtype)
+    layers = [keras.layers.BatchNormalization(momentum=0.9, dtype=dtype), FusedBatchNormalization(momentum=0.9,
+                                                                                                   dtype=dtype)]
+    gamma, beta = rng.normal(1.0, 0.2, 5).astype(np.float32), rng.normal(0.0, 0.2, 5).astype(np.float32)
+    results = []
+    for layer in [*layers, composite]:
+        layer.build(x.shape)
+        layer.gamma.assign(gamma)
+        layer.beta.assign(beta)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(tf.cast(y, tf.float32) * upstream)
+        dx, dgamma = tape.gradient(loss, [x, layer.gamma.value])
+        results.append([np.asarray(v, np.float32) for v in (y, dx, dgamma, layer.moving_mean, layer.moving_variance,
+                                                            layer(x, training=False))])
+    tol = 1e-5 if dtype == "float32" else 2e-2
+    for reference, other in ((results[0], results[1]), (results[0], results[2])):
+        for a, b in zip(reference, other, strict=True):
+            np.testing.assert_allclose(b, a, rtol=tol, atol=tol)
+    ops = {op.type for op in tf.function(lambda t: layers[1](t, training=True)).get_concrete_function(
+        tf.TensorSpec(x.shape)).graph.get_operations()}
+    assert any(t.startswith("FusedBatchNorm") for t in ops) and "SquaredDifference" not in ops, ops
+    assert composite.fused is False and FusedBatchNormalization().fused is True
 
 
 def test_content_adversary_needs_two_contents():

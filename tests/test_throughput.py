@@ -180,3 +180,24 @@ def test_cpu_preset_speed_script_times_every_setting_against_the_old_one(tmp_pat
     assert set(settings) == {label for label, *_ in bench.SETTINGS}
     assert settings[bench.OLD]["ratio_to_old_median"] == 1.0
     assert all(v["median_images_per_s"] > 0 for v in settings.values())
+
+
+def test_step_profile_groups_the_profiler_trace_by_what_the_ops_belong_to():
+    import importlib.util
+    from pathlib import Path
+
+    from reparse_tf.training.throughput import compiled_parser
+
+    path = Path(__file__).parents[1] / "benchmarks" / "step_profile.py"
+    spec = importlib.util.spec_from_file_location("step_profile", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.op_group("gradient_tape/reparse_fen_two_1/fen_1/block1_1/bn_1/moments/Tile") == "backward batch norm"
+    assert bench.op_group("reparse_fen_two_1/fen_1/block1_1/conv_1/convolution") == "forward convolution"
+    assert bench.op_group("reparse_fen_two_1/fingerprint_constraints_1/FFT2D") == "forward FFT constraints J_f"
+    assert bench.op_group("adam/Sqrt_12") == "forward optimizer"
+    assert bench.op_group("AddN_3") == "forward other"
+    trace = bench.trace_breakdown(*compiled_parser(get_preset("tiny").with_overrides(run_eagerly=False)), steps=2)
+    groups = trace["groups_ms_per_step"]
+    assert {"forward convolution", "backward convolution", "forward batch norm", "backward batch norm"} <= set(groups)
+    assert trace["op_ms_per_step"] > 0 and abs(sum(trace["shares"].values()) - 1) < 1e-9

@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated variants (default the paper's five; also the recipe ablations "
                         "family_clusters, balanced_loss, family_balanced, spectral_encoder, dropout, "
                         "content_adversary, content_adversary_x10, long_training and the fixed speed settings "
-                        "full_float32, full_bf16, full_bf16_xla, full_bf16_batch128; '' none)")
+                        "full_float32, full_bf16, full_bf16_xla, full_bf16_batch128, full_keras_bn; '' none)")
     p.add_argument("--baselines", default="constant,label_copy,family_oracle,spectral_peer",
                    help="comma-separated baselines scored on the same folds (default these four; also "
                         "spectral_peer_2d; '' none)")

@@ -49,6 +49,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "full_bf16_batch128": {"parser": "two", "fingerprint": True, "backbone": "fen", "random_gt": False,
                            "overrides": {"dtype_policy": "mixed_bfloat16", "jit_compile": False, "tune": False,
                                          "batch_size": 128}},
+    # Keras' composite batch norm instead of TensorFlow's fused kernel (the implementation before; a speed setting)
+    "full_keras_bn": {"parser": "two", "fingerprint": True, "backbone": "fen", "random_gt": False,
+                      "overrides": {"fused_batch_norm": False}},
 }
 DEFAULT_VARIANTS = ("full", "random_gt", "no_fingerprint", "one_parser", "cnn")
 LABELS = {"full": "Full method (FEN + PN)", "random_gt": "Random ground truth", "no_fingerprint": "No fingerprint",
@@ -62,6 +65,7 @@ LABELS = {"full": "Full method (FEN + PN)", "random_gt": "Random ground truth", 
           "full_bf16": "Full, mixed_bfloat16, XLA off (fixed speed setting)",
           "full_float32": "Full, float32, XLA off (fixed speed setting)",
           "full_bf16_batch128": "Full, mixed_bfloat16, XLA off, batch 128 (fixed speed setting)",
+          "full_keras_bn": "Full, Keras' composite batch norm (no fused kernel)",
           **BASELINE_LABELS}
 # a trained variant's frozen embedding under the spectral peer's regularised linear heads (evaluation's
 # ``linear_heads``): tells the representation from the network's own heads

@@ -9,6 +9,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from reparse_tf.model.batch_norm import FusedBatchNormalization
+
 
 @keras.saving.register_keras_serializable(package="reparse")
 class ConvBNAct(layers.Layer):
@@ -18,7 +20,8 @@ class ConvBNAct(layers.Layer):
         filters: output channels (> 0).
         kernel_size: square kernel side.
         strides: convolution stride.
-        batch_norm: add BatchNormalization after the convolution (the conv then has no bias).
+        batch_norm: add batch normalisation (``FusedBatchNormalization``) after the convolution (the conv then
+            has no bias).
         activation: Keras activation name or None.
     """
 
@@ -31,7 +34,7 @@ class ConvBNAct(layers.Layer):
         self.batch_norm, self.activation_name = bool(batch_norm), activation
         self.conv = layers.Conv2D(self.filters, self.kernel_size, strides=self.strides, padding="same",
                                   use_bias=not self.batch_norm, dtype=self.dtype_policy, name="conv")
-        self.bn = layers.BatchNormalization(dtype=self.dtype_policy, name="bn") if self.batch_norm else None
+        self.bn = FusedBatchNormalization(dtype=self.dtype_policy, name="bn") if self.batch_norm else None
         self.act = layers.Activation(activation, dtype=self.dtype_policy) if activation else None
 
     def build(self, input_shape):

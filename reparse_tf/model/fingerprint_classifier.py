@@ -15,6 +15,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from reparse_tf.model.batch_norm import fused_kernel
 from reparse_tf.model.fen import ConvBNAct, DnCNN
 from reparse_tf.model.fingerprint_losses import GeneratedFingerprintLoss
 from reparse_tf.model.parsers import ImagePreprocess
@@ -90,14 +91,15 @@ def build_fingerprint_classifier(task: str, n_classes: int = 2, preset: str | Pr
     p = get_preset(preset)
     dtype = dtype_policy or p.dtype_policy
     s = p.image_size
-    image = keras.Input((s, s, 3), dtype="uint8", name="image")
-    x = ImagePreprocess(name="preprocess")(image)
-    fp = DnCNN(p.fen_depth, p.fen_width, 3, s, dtype=dtype, name="fen")(x)
-    fingerprint = layers.Activation("linear", dtype="float32", name="fingerprint")(fp)
-    logits = ShallowClassifier(TASK_CONVS[task], p.encoder_filters, p.feature_dim, n_logits(task, n_classes),
-                               dtype=dtype, name="classifier")(fp)
-    logits = layers.Activation("linear", dtype="float32", name="logits")(logits)
-    return keras.Model(image, {"logits": logits, "fingerprint": fingerprint}, name=f"reparse_{task}")
+    with fused_kernel(p.fused_batch_norm):
+        image = keras.Input((s, s, 3), dtype="uint8", name="image")
+        x = ImagePreprocess(name="preprocess")(image)
+        fp = DnCNN(p.fen_depth, p.fen_width, 3, s, dtype=dtype, name="fen")(x)
+        fingerprint = layers.Activation("linear", dtype="float32", name="fingerprint")(fp)
+        logits = ShallowClassifier(TASK_CONVS[task], p.encoder_filters, p.feature_dim, n_logits(task, n_classes),
+                                   dtype=dtype, name="classifier")(fp)
+        logits = layers.Activation("linear", dtype="float32", name="logits")(logits)
+        return keras.Model(image, {"logits": logits, "fingerprint": fingerprint}, name=f"reparse_{task}")
 
 
 def compile_fingerprint_classifier(model: keras.Model, task: str, preset: str | Preset = "tiny",

@@ -12,6 +12,7 @@ import keras
 
 from reparse_tf.data.schema import HyperparameterSchema, load_schema
 from reparse_tf.model import content_adversary
+from reparse_tf.model.batch_norm import fused_kernel
 from reparse_tf.model.fen import DnCNN
 from reparse_tf.model.fingerprint_losses import FingerprintConstraints, default_window
 from reparse_tf.model.parsers import (
@@ -47,21 +48,22 @@ def build_model(preset: str | Preset = "tiny", parser: str = "two", fingerprint:
         raise ValueError(f"backbone must be one of {BACKBONES}, got {backbone!r}")
     dtype = dtype_policy or preset.dtype_policy
     s = preset.image_size
-    image = keras.Input((s, s, 3), dtype="uint8", name="image")
-    x = ImagePreprocess(name="preprocess")(image)
-    if backbone == "fen":
-        fp = DnCNN(preset.fen_depth, preset.fen_width, 3, s, dtype=dtype, name="fen")(x)
-        fp = FingerprintConstraints(default_window(s), weight=preset.fingerprint_weight if fingerprint else 0.0,
-                                    name="fingerprint_constraints")(fp)
-        features = shared_encoder(fp, preset.encoder_filters, preset.encoder_pool, preset.feature_dim, dtype,
-                                  preset.encoder, preset.spectral_bins, preset.dropout)
-    else:
-        features = resnet18_features(x, preset.cnn_width, preset.feature_dim, dtype)
-    outputs = parsing_heads(features, parser, preset.parser_dim, schema, dtype)
-    if preset.content_adversary > 0:
-        outputs[content_adversary.OUTPUT] = content_adversary.content_adversary_head(
-            features, n_contents, preset.parser_dim, preset.content_adversary, dtype)
-    return keras.Model(image, outputs, name=f"reparse_{backbone}_{parser}")
+    with fused_kernel(preset.fused_batch_norm):
+        image = keras.Input((s, s, 3), dtype="uint8", name="image")
+        x = ImagePreprocess(name="preprocess")(image)
+        if backbone == "fen":
+            fp = DnCNN(preset.fen_depth, preset.fen_width, 3, s, dtype=dtype, name="fen")(x)
+            fp = FingerprintConstraints(default_window(s), weight=preset.fingerprint_weight if fingerprint else 0.0,
+                                        name="fingerprint_constraints")(fp)
+            features = shared_encoder(fp, preset.encoder_filters, preset.encoder_pool, preset.feature_dim, dtype,
+                                      preset.encoder, preset.spectral_bins, preset.dropout)
+        else:
+            features = resnet18_features(x, preset.cnn_width, preset.feature_dim, dtype)
+        outputs = parsing_heads(features, parser, preset.parser_dim, schema, dtype)
+        if preset.content_adversary > 0:
+            outputs[content_adversary.OUTPUT] = content_adversary.content_adversary_head(
+                features, n_contents, preset.parser_dim, preset.content_adversary, dtype)
+        return keras.Model(image, outputs, name=f"reparse_{backbone}_{parser}")
 
 
 def compile_model(model: keras.Model, parser: str, class_weights, preset: str | Preset = "tiny",

@@ -31,7 +31,7 @@ TUNING_FILE = "speed_settings.json"
 TUNING_ROUNDS = 3   # interleaved measurements of every candidate; the median decides
 #: preset fields that change the network's cost (the tuning cache key)
 SHAPE_FIELDS = ("image_size", "fen_depth", "fen_width", "encoder_filters", "encoder_pool", "encoder", "feature_dim",
-                "parser_dim", "batch_size")
+                "parser_dim", "batch_size", "fused_batch_norm")
 
 
 @dataclass(frozen=True)

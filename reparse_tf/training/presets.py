@@ -31,6 +31,9 @@ class Preset:
         images_per_gm: cap on training images per GM and epoch (None = all).
         dtype_policy: Keras dtype policy of the conv/dense layers ("float32" or "mixed_bfloat16").
         jit_compile: passed to ``Model.compile``.
+        fused_batch_norm: batch norm by TensorFlow's fused kernel on the TensorFlow backend (False: Keras'
+            composite ops, half of a `cpu`-preset step on a CPU; ``reparse_tf.model.batch_norm``). A speed
+            setting: the numbers are the same.
         tune: train with the fastest (dtype policy, XLA) setting measured on this machine, once per
             machine and network shape (``reparse_tf.training.hardware``); ``dtype_policy`` and
             ``jit_compile`` are then only the fallback of an explicit ``tune=False``.
@@ -84,6 +87,7 @@ class Preset:
     images_per_gm: int | None = None
     dtype_policy: str = "float32"
     jit_compile: bool | str = "auto"
+    fused_batch_norm: bool = True
     tune: bool = False
     run_eagerly: bool = False
     validation_fraction: float = DEFAULT_VALIDATION_FRACTION

@@ -94,3 +94,17 @@ def image_folder(tmp_path) -> Path:
     (tmp_path / "a" / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
     (tmp_path / "a" / "notes.txt").write_text("not an image")
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def benchmark_script() -> Callable[[str], object]:
+    """``benchmark_script(name)``: the module of ``benchmarks/<name>.py`` (scripts, not a package)."""
+    import importlib.util
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "benchmarks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

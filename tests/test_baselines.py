@@ -258,15 +258,6 @@ def test_learning_curve_slope_per_doubling():
     assert doublings_to(points, "peer", "continuous_l1", at_40 + 0.06, lower_is_better=False) is None
 
 
-def _benchmark_script(name: str):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "benchmarks" / f"{name}.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
-
-
 @pytest.fixture(scope="module")
 def seed1_tiny_zoo(tmp_path_factory) -> Path:
     """Three GMs of a tiny zoo built from seed 1 (names ``s1_...``): extra training GMs."""
@@ -275,10 +266,11 @@ def seed1_tiny_zoo(tmp_path_factory) -> Path:
     return Path(build_zoo(tmp_path_factory.mktemp("seed1") / "zoo", preset="tiny", seed=1, limit=3, progress=False))
 
 
-def test_more_gms_benchmark_adds_other_seeds_to_training_only(tiny_examples, seed1_tiny_zoo, tmp_path):
+def test_more_gms_benchmark_adds_other_seeds_to_training_only(tiny_examples, seed1_tiny_zoo, tmp_path,
+                                                              benchmark_script):
     from reparse_tf.data.ingest import run_ingest
 
-    bench = _benchmark_script("more_gms")
+    bench = benchmark_script("more_gms")
     extra = tmp_path / "examples1"
     run_ingest(seed1_tiny_zoo, extra, image_size=64, n_folds=2, seed=0, output_format="npz")
     out = tmp_path / "bench"
@@ -304,8 +296,8 @@ def test_more_gms_benchmark_adds_other_seeds_to_training_only(tiny_examples, see
 
 
 def test_more_gms_method_trains_on_the_pool_and_scores_the_folds_own_test_gms(tiny_examples, seed1_tiny_zoo,
-                                                                               tmp_path):
-    bench = _benchmark_script("more_gms_method")
+                                                                               tmp_path, benchmark_script):
+    bench = benchmark_script("more_gms_method")
     out = tmp_path / "bench"
     argv = ["--examples", str(tiny_examples), "--extra", str(seed1_tiny_zoo), "--out", str(out), "--folds", "0",
             "--preset", "tiny"]
@@ -333,7 +325,7 @@ def test_more_gms_method_trains_on_the_pool_and_scores_the_folds_own_test_gms(ti
     assert "on more GMs" in (out / "more_gms_method.md").read_text()
 
 
-def test_untrained_control_pairs_the_same_gms_of_two_zoos(tiny_examples, tmp_path, monkeypatch):
+def test_untrained_control_pairs_the_same_gms_of_two_zoos(tiny_examples, tmp_path, monkeypatch, benchmark_script):
     """benchmarks/untrained_control.py on the tiny zoo and the same tiny GMs never trained."""
     from dataclasses import replace
 
@@ -341,7 +333,7 @@ def test_untrained_control_pairs_the_same_gms_of_two_zoos(tiny_examples, tmp_pat
     from reparse_tf.zoo import spec as zoo_spec
     from reparse_tf.zoo.build import build_zoo
 
-    bench = _benchmark_script("untrained_control")
+    bench = benchmark_script("untrained_control")
     monkeypatch.setitem(zoo_spec.PRESETS, "tiny", replace(zoo_spec.PRESETS["tiny"], steps=0, family_steps={}))
     zoo = build_zoo(tmp_path / "zoo_untrained", preset="tiny", seed=0, progress=False)
     assert all(json.loads(f.read_text())["trained_steps"] == 0 for f in (zoo / "_specs").glob("*.json"))
@@ -374,8 +366,8 @@ def test_untrained_control_pairs_the_same_gms_of_two_zoos(tiny_examples, tmp_pat
     assert f"{folds[gm]}/{gm}" not in bench.same_architecture(tiny_examples, untrained)
 
 
-def test_peer_2d_benchmark_scores_both_peers_on_unseen_gms(tiny_examples, tmp_path):
-    bench = _benchmark_script("peer_2d_spectrum")
+def test_peer_2d_benchmark_scores_both_peers_on_unseen_gms(tiny_examples, tmp_path, benchmark_script):
+    bench = benchmark_script("peer_2d_spectrum")
     out = tmp_path / "peer2d"
     assert bench.main(["--examples", str(tiny_examples), "--out", str(out), "--folds", "0", "--per-gm", "8"]) == 0
     res = json.loads((out / "peer_2d_spectrum.json").read_text())

@@ -261,17 +261,12 @@ def test_benchmark_cli_rejects_counts_below_one(tmp_path, capsys, flag):
     assert not (tmp_path / "bench").exists()
 
 
-def test_pooled_runs_compare_per_gm_means_over_the_runs(tmp_path, capsys):
+def test_pooled_runs_compare_per_gm_means_over_the_runs(tmp_path, capsys, benchmark_script):
     """Each row's per-GM score is its mean over the runs, on the GMs every run scored; the paired test then sees
     one pair per GM (a method better by 0.05 in both runs on 10 GMs is better, p < 0.05)."""
-    import importlib.util
     import json
-    from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location("pooled_runs",
-                                                  Path(__file__).parents[1] / "benchmarks" / "pooled_runs.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = benchmark_script("pooled_runs")
     rng = np.random.default_rng(0)
     runs = []
     for r in range(2):

@@ -87,15 +87,13 @@ def test_set_parser_reads_a_fixed_pattern_of_unseen_sources(tmp_path):
         SetParser.load(tmp_path / "elsewhere")
 
 
-def test_set_benchmark_on_the_tiny_zoo(tiny_examples, tmp_path, capsys):
+def test_set_benchmark_on_the_tiny_zoo(tiny_examples, tmp_path, capsys, benchmark_script):
     """The benchmark script end to end: every predictor scored on the same test sets of unseen GMs, fitted on the
     fold's fitted GMs only, paired tests and a markdown table."""
-    from test_baselines import _benchmark_script
-
     from reparse_tf.targets.cluster_ground_truth import read_fold_info
 
     out = tmp_path / "set"
-    bench = _benchmark_script("set_fingerprint")
+    bench = benchmark_script("set_fingerprint")
     assert bench.main(["--examples", str(tiny_examples), "--out", str(out), "--folds", "0", "--sizes", "4",
                        "--draws", "1", "--train-sets", "3", "--test-sets", "2", "--twins-ablation"]) == 0
     assert "N=4 fold 0 draw 0" in capsys.readouterr().out

@@ -165,14 +165,8 @@ def test_an_unwritable_cache_still_gives_a_choice(tmp_path, monkeypatch):
     assert (choice["dtype_policy"], choice["jit_compile"], choice["cached"]) == ("float32", True, False)
 
 
-def test_cpu_preset_speed_script_times_every_setting_against_the_old_one(tmp_path, monkeypatch):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).parents[1] / "benchmarks" / "cpu_preset_speed.py"
-    spec = importlib.util.spec_from_file_location("cpu_preset_speed", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def test_cpu_preset_speed_script_times_every_setting_against_the_old_one(tmp_path, monkeypatch, benchmark_script):
+    bench = benchmark_script("cpu_preset_speed")
     monkeypatch.setattr(bench, "SETTINGS", bench.SETTINGS[:2])   # the baseline and one other: the logic, quickly
     out = tmp_path / "speed.json"
     assert bench.main(["--preset", "tiny", "--repeats", "1", "--min-seconds", "0", "--json", str(out)]) == 0
@@ -182,16 +176,10 @@ def test_cpu_preset_speed_script_times_every_setting_against_the_old_one(tmp_pat
     assert all(v["median_images_per_s"] > 0 for v in settings.values())
 
 
-def test_step_profile_groups_the_profiler_trace_by_what_the_ops_belong_to():
-    import importlib.util
-    from pathlib import Path
-
+def test_step_profile_groups_the_profiler_trace_by_what_the_ops_belong_to(benchmark_script):
     from reparse_tf.training.throughput import compiled_parser
 
-    path = Path(__file__).parents[1] / "benchmarks" / "step_profile.py"
-    spec = importlib.util.spec_from_file_location("step_profile", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = benchmark_script("step_profile")
     assert bench.op_group("gradient_tape/reparse_fen_two_1/fen_1/block1_1/bn_1/moments/Tile") == "backward batch norm"
     assert bench.op_group("reparse_fen_two_1/fen_1/block1_1/conv_1/convolution") == "forward convolution"
     assert bench.op_group("reparse_fen_two_1/fingerprint_constraints_1/FFT2D") == "forward FFT constraints J_f"

@@ -118,15 +118,11 @@ def test_twin_agreement_tells_architecture_readers_from_content_readers():
     assert twin_pairs(["a", "a_twin1", "b_twin1"]) == [("a", "a_twin1")]
 
 
-def test_twins_benchmark_scores_every_group_without_training(tiny_zoo, tiny_examples, tiny_twins, tmp_path):
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location("twins_bench", Path(__file__).parents[1] / "benchmarks" / "twins.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def test_twins_benchmark_scores_every_group_without_training(tiny_zoo, tiny_examples, tiny_twins, tmp_path,
+                                                             benchmark_script):
     from reparse_tf.zoo.build import build_zoo
 
+    bench = benchmark_script("twins")
     out = tmp_path / "bench"
     folds = json.loads((tiny_examples / "manifest.json").read_text())["folds"]
     k = next(folds[twin_group(g)] for g in read_labels(tiny_twins / "labels.csv").gms)  # a fold with a twin
@@ -143,10 +139,7 @@ def test_twins_benchmark_scores_every_group_without_training(tiny_zoo, tiny_exam
     assert scores["constant"]["unseen"]["summary"]["continuous_l1"] > 0
     assert res["retrieval"]["spectral_features"]["n_with_twin"] == 5  # one source with two twins, one with one
     assert "Twin agreement" in (out / "twins.md").read_text()
-    spec = importlib.util.spec_from_file_location("content_bench",
-                                                  Path(__file__).parents[1] / "benchmarks" / "content_invariance.py")
-    content_bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(content_bench)
+    content_bench = benchmark_script("content_invariance")
     assert content_bench.main(["--twins-out", str(out), "--folds", str(k), "--images-per-gm", "8"]) == 0
     inv = json.loads((out / "content_invariance.json").read_text())
     assert set(inv["table"]) == {"raw", "content_standardised", "minus_real_content_mean"}

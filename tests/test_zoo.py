@@ -486,13 +486,8 @@ def test_tiny_zoo_records_sample_quality(tiny_zoo):
     assert medians["AA"] <= RESEMBLES and medians["AA"] == min(medians.values()), medians
 
 
-def test_zoo_quality_benchmark_summarises_a_built_zoo(tiny_zoo):
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "zoo_quality.py"
-    spec = importlib.util.spec_from_file_location("zoo_quality", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+def test_zoo_quality_benchmark_summarises_a_built_zoo(tiny_zoo, benchmark_script):
+    mod = benchmark_script("zoo_quality")
     table = mod.summarise(tiny_zoo)
     cov = json.loads((tiny_zoo / "coverage.json").read_text())
     assert table["all"]["gms"] == cov["gms"]
